@@ -1,0 +1,22 @@
+// The `fcgi` package: FastCGI and HTTP/1.1 application server.
+export { serveFcgi, serveHttp } from './server.ts'
+export { FcgiRequest } from './request.ts'
+export { FcgiResponse } from './response.ts'
+export { FcgiClient, type ClientRequest, type ClientResponse } from './client.ts'
+export type {
+  Address,
+  CloseOptions,
+  EngineChoice,
+  EngineName,
+  FetchContext,
+  FetchHandler,
+  Handler,
+  Limits,
+  ListenOption,
+  LogLevel,
+  Logger,
+  Role,
+  ServeOptions,
+  Server,
+  ServerStats,
+} from './types.ts'
