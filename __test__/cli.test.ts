@@ -1,0 +1,107 @@
+// The `fcgi` command: `serve` (including an inherited listening socket, as lighttpd's bin-path
+// and spawn-fcgi pass it) and `request`.
+import assert from 'node:assert/strict'
+import { spawn, type ChildProcess } from 'node:child_process'
+import net from 'node:net'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { FcgiClient, serveFcgi } from '../lib/index.ts'
+import { forEachEngine } from './helpers/engines.ts'
+import { tempSocketPath } from './helpers/server.ts'
+
+const BIN = join(import.meta.dirname, '..', 'bin', 'fcgi.js')
+const HELLO = join(import.meta.dirname, '..', 'examples', 'hello.ts')
+
+function run(args: string[], stdio: (string | number)[] = ['ignore', 'pipe', 'pipe']): ChildProcess {
+  return spawn(process.execPath, [BIN, ...args], { stdio: stdio as never })
+}
+
+async function output(child: ChildProcess): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  let stdout = ''
+  let stderr = ''
+  child.stdout?.on('data', (d: Buffer) => (stdout += d))
+  child.stderr?.on('data', (d: Buffer) => (stderr += d))
+  const code = await new Promise<number | null>((r) => child.on('close', r))
+  return { code, stdout, stderr }
+}
+
+async function waitForLine(child: ChildProcess, re: RegExp): Promise<string> {
+  let buf = ''
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${re}; got: ${buf}`)), 15000)
+    child.stderr!.on('data', (d: Buffer) => {
+      buf += d
+      const m = re.exec(buf)
+      if (m) {
+        clearTimeout(timer)
+        resolve(m[0])
+      }
+    })
+    child.once('exit', (code) => reject(new Error(`exited ${code}: ${buf}`)))
+  })
+}
+
+forEachEngine('cli', (engine) => {
+  test('fcgi serve <module> --listen <path>, stopped gracefully by SIGTERM', async () => {
+    const path = tempSocketPath()
+    const child = run(['serve', HELLO, '--listen', path, '--engine', engine])
+    try {
+      await waitForLine(child, /serving .* over FastCGI on .* \(engine \w+\)/)
+      const client = new FcgiClient(path)
+      const res = await client.request({ path: '/from-cli' })
+      assert.equal(res.body.toString(), 'Hello from GET /from-cli\n')
+      client.close()
+    } finally {
+      child.kill('SIGTERM')
+    }
+    const code = await new Promise((r) => child.on('exit', r))
+    assert.equal(code, 0)
+  })
+
+  test('fcgi serve --listen fd:3 serves an inherited listening socket', async () => {
+    const outer = net.createServer()
+    await new Promise<void>((r) => outer.listen(0, '127.0.0.1', r))
+    const fd = (outer as unknown as { _handle: { fd: number } })._handle.fd
+    const port = (outer.address() as net.AddressInfo).port
+    const child = run(['serve', HELLO, '--listen', 'fd:3', '--engine', engine], ['ignore', 'pipe', 'pipe', fd])
+    outer.close() // the child owns the socket now
+    try {
+      await waitForLine(child, /over FastCGI/)
+      const client = new FcgiClient(port)
+      assert.equal((await client.request({ path: '/fd' })).body.toString(), 'Hello from GET /fd\n')
+      client.close()
+    } finally {
+      child.kill('SIGTERM')
+      await new Promise((r) => child.on('exit', r))
+    }
+  })
+
+  test('fcgi request prints the response like curl -i', async () => {
+    const path = tempSocketPath()
+    const server = await serveFcgi({
+      engine,
+      listen: path,
+      logger: () => {},
+      handler: async (req, res) => {
+        res.setHeader('X-Method', req.method)
+        res.setHeader('X-Hdr', req.headers['x-test'] ?? '')
+        res.stderr('a log line\n')
+        res.writeHead(201).end(`body=${await req.text()}`)
+      },
+    })
+    try {
+      const out = await output(run(['request', path, '/x?y=1', '-X', 'PUT', '-d', 'payload', '-H', 'X-Test: yes']))
+      assert.equal(out.code, 0, out.stderr)
+      assert.equal(out.stdout, 'HTTP/1.1 201 Created\r\nX-Method: PUT\r\nX-Hdr: yes\r\n\r\nbody=payload')
+      assert.equal(out.stderr, 'a log line\n')
+    } finally {
+      await server.close()
+    }
+  })
+})
+
+test('fcgi with no command prints usage and fails', async () => {
+  const out = await output(run([]))
+  assert.equal(out.code, 2)
+  assert.match(out.stderr, /usage:/)
+})

@@ -1,0 +1,24 @@
+// Every protocol and API test runs on both engines. `forEachEngine` declares a describe block per
+// engine; the native one is skipped with a reason when its binary does not load, unless
+// FCGI_REQUIRE_NATIVE=1 (CI), where a missing binary is a failure.
+import { describe } from 'node:test'
+import { loadNativeEngine } from '../../lib/engines/native/index.ts'
+import type { EngineName } from '../../lib/types.ts'
+
+export function nativeUnavailable(): string | null {
+  const native = loadNativeEngine()
+  return native instanceof Error ? native.message : null
+}
+
+export function forEachEngine(title: string, body: (engine: EngineName) => void): void {
+  for (const engine of ['js', 'native'] as const) {
+    const missing = engine === 'native' ? nativeUnavailable() : null
+    if (missing && process.env.FCGI_REQUIRE_NATIVE === '1') {
+      describe(`${title} [${engine}]`, () => {
+        throw new Error(`FCGI_REQUIRE_NATIVE=1 but the native engine does not load: ${missing}`)
+      })
+      continue
+    }
+    describe(`${title} [${engine}]`, { skip: missing ? `native engine unavailable: ${missing}` : false }, () => body(engine))
+  }
+}

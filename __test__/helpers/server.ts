@@ -1,0 +1,49 @@
+// Start a server for a test on a fresh unix socket or an ephemeral TCP port, with a logger that
+// keeps the lines for assertions instead of printing them.
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { FcgiClient, serveFcgi, type ClientOptions } from '../../lib/index.ts'
+import type { EngineName, Handler, Limits, Server } from '../../lib/types.ts'
+
+export interface TestServer {
+  server: Server
+  client: FcgiClient
+  logs: string[]
+  /** Where a raw socket connects: a path or { port, host }. */
+  connectTo: string | { port: number; host: string }
+  close(): Promise<void>
+}
+
+export function tempSocketPath(name = 'fcgi.sock'): string {
+  return join(mkdtempSync(join(tmpdir(), 'fcgi-test-')), name)
+}
+
+export async function startFcgi(
+  engine: EngineName,
+  handler: Handler,
+  opts: Limits & { transport?: 'unix' | 'tcp'; client?: ClientOptions } = {},
+): Promise<TestServer> {
+  const logs: string[] = []
+  const { transport = 'unix', client: clientOptions, ...limits } = opts
+  const server = await serveFcgi({
+    ...limits,
+    engine,
+    handler,
+    listen: transport === 'unix' ? tempSocketPath() : 0,
+    logger: (level, message) => logs.push(`${level}: ${message}`),
+  })
+  const client = new FcgiClient(server.address, clientOptions)
+  const a = server.address
+  const connectTo = a.type === 'unix' ? a.path : { port: a.port, host: a.host }
+  return {
+    server,
+    client,
+    logs,
+    connectTo,
+    async close() {
+      client.close()
+      await server.close({ timeout: 2000 })
+    },
+  }
+}

@@ -1,0 +1,56 @@
+// nginx as a FastCGI front end, configured in a temp dir and run in the foreground.
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { freePort, startProcess, tempDir, which, type FrontEnd } from './harness.ts'
+
+export interface NginxOptions {
+  /** unix path or host:port of the back end */
+  backend: string
+  keepConn: boolean
+  requestBuffering?: boolean
+}
+
+export async function startNginx(o: NginxOptions): Promise<FrontEnd> {
+  const dir = tempDir('nginx')
+  const port = await freePort()
+  const upstream = o.backend.startsWith('/') ? `unix:${o.backend}` : o.backend
+  const conf = `
+daemon off;
+master_process on;
+worker_processes 1;
+${process.getuid?.() === 0 ? 'user root;' : ''}
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log info;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  fastcgi_temp_path ${dir}/fastcgi;
+  proxy_temp_path ${dir}/proxy;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  client_max_body_size 200m;
+  upstream app {
+    server ${upstream};
+    ${o.keepConn ? 'keepalive 8;' : ''}
+  }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      include /etc/nginx/fastcgi_params;
+      fastcgi_param SCRIPT_NAME $fastcgi_script_name;
+      fastcgi_pass app;
+      fastcgi_keep_conn ${o.keepConn ? 'on' : 'off'};
+      fastcgi_request_buffering ${o.requestBuffering === false ? 'off' : 'on'};
+      fastcgi_read_timeout 20s;
+    }
+  }
+}
+`
+  writeFileSync(join(dir, 'nginx.conf'), conf)
+  return startProcess(which('nginx')!, ['-c', join(dir, 'nginx.conf'), '-p', dir, '-e', join(dir, 'error.log')], {
+    port,
+    dir,
+    logFile: join(dir, 'error.log'),
+  })
+}

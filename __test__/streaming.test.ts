@@ -1,0 +1,79 @@
+// 100 MiB up and down, streamed with backpressure both ways: the process RSS grows far less
+// than the body. Both engines.
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { test } from 'node:test'
+import { forEachEngine } from './helpers/engines.ts'
+import { startFcgi } from './helpers/server.ts'
+
+const SIZE = 100 * 1024 * 1024
+const CHUNK = Buffer.alloc(256 * 1024)
+for (let i = 0; i < CHUNK.length; i++) CHUNK[i] = (i * 31) & 0xff
+const BOUND = 48 * 1024 * 1024
+
+async function* generate(total: number): AsyncGenerator<Buffer> {
+  for (let sent = 0; sent < total; sent += CHUNK.length) yield CHUNK.subarray(0, Math.min(CHUNK.length, total - sent))
+}
+
+function expectedHash(total: number): string {
+  const h = createHash('sha256')
+  for (let sent = 0; sent < total; sent += CHUNK.length) h.update(CHUNK.subarray(0, Math.min(CHUNK.length, total - sent)))
+  return h.digest('hex')
+}
+
+forEachEngine('streaming', (engine) => {
+  test('a 100 MiB upload streams through with bounded memory', async () => {
+    const t = await startFcgi(engine, async (req, res) => {
+      const h = createHash('sha256')
+      let n = 0
+      for await (const chunk of req.stdin) {
+        h.update(chunk)
+        n += chunk.length
+      }
+      res.end(`${n} ${h.digest('hex')}`)
+    })
+    try {
+      const expected = expectedHash(SIZE)
+      global.gc?.()
+      const rss0 = process.memoryUsage().rss
+      let peak = rss0
+      const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20)
+      const res = await t.client.request({ method: 'POST', path: '/up', body: generate(SIZE), headers: { 'Content-Length': String(SIZE) } })
+      clearInterval(sampler)
+      assert.equal(res.body.toString(), `${SIZE} ${expected}`)
+      assert.ok(peak - rss0 < BOUND, `RSS grew ${((peak - rss0) / 2 ** 20).toFixed(1)} MiB for a 100 MiB upload`)
+    } finally {
+      await t.close()
+    }
+  })
+
+  test('a 100 MiB download streams out with bounded memory', async () => {
+    const t = await startFcgi(engine, async (_req, res) => {
+      for await (const chunk of generate(SIZE)) {
+        if (!res.write(chunk)) await res.drain()
+      }
+      res.end()
+    })
+    try {
+      const expected = expectedHash(SIZE)
+      global.gc?.()
+      const rss0 = process.memoryUsage().rss
+      let peak = rss0
+      const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20)
+      const res = await t.client.stream({ path: '/down' })
+      const h = createHash('sha256')
+      let n = 0
+      for await (const chunk of res.body) {
+        h.update(chunk)
+        n += chunk.length
+      }
+      clearInterval(sampler)
+      assert.equal(n, SIZE)
+      assert.equal(h.digest('hex'), expected)
+      assert.equal((await res.end).appStatus, 0)
+      assert.ok(peak - rss0 < BOUND, `RSS grew ${((peak - rss0) / 2 ** 20).toFixed(1)} MiB for a 100 MiB download`)
+    } finally {
+      await t.close()
+    }
+  })
+})
