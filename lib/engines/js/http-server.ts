@@ -1,0 +1,240 @@
+// The js engine's HTTP/1.1 server, on node:http: the same handler as FastCGI, with CGI params
+// synthesized from the request (RFC 3875) and the engine limits mapped to node:http's options.
+import http from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+import { BodyStream } from '../../body.ts'
+import type { EngineServer, Exchange, ExchangeHandler, ResolvedOptions, ResponseSink } from '../../engine.ts'
+import { normalizeAddress } from '../../options.ts'
+import { newStats } from '../../stats.ts'
+import { closeGracefully } from './close.ts'
+import { addressOf, listen } from './listen.ts'
+
+export async function serveHttpJs(options: ResolvedOptions, onExchange: ExchangeHandler): Promise<EngineServer> {
+  const stats = newStats()
+  const allowed = new Set(options.allowedAddresses)
+  const sockets = new Map<Socket, { active: number; draining: boolean }>()
+  let onIdle: (() => void) | null = null
+  let closing = false
+  let nextId = 1
+
+  const server = http.createServer({
+    maxHeaderSize: Math.min(options.maxParamsBytes, 1024 * 1024),
+    headersTimeout: options.paramsTimeout,
+    requestTimeout: 0, // bodies stream for as long as they need; idle sockets time out instead
+    keepAliveTimeout: options.idleTimeout,
+    noDelay: true,
+  })
+  server.maxHeadersCount = options.maxParams
+  server.maxConnections = options.maxConns
+  server.setTimeout(options.idleTimeout)
+
+  server.on('connection', (socket: Socket) => {
+    const peer = socket.remoteAddress
+    if (peer && allowed.size > 0 && !allowed.has(normalizeAddress(peer))) {
+      options.logger('warn', `connection from ${peer} refused: not in allowedAddresses`)
+      stats.errors++
+      socket.destroy()
+      return
+    }
+    stats.connections++
+    stats.connectionsTotal++
+    const state = { active: 0, draining: closing }
+    sockets.set(socket, state)
+    socket.on('data', (d: Buffer) => (stats.bytesRead += d.length))
+    socket.on('close', () => {
+      stats.bytesWritten += socket.bytesWritten
+      stats.connections--
+      sockets.delete(socket)
+      if (sockets.size === 0) onIdle?.()
+    })
+  })
+  server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
+    stats.errors++
+    options.logger('info', `bad HTTP request: ${err.message}`)
+    if (!socket.writable) return socket.destroy()
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
+    const body = `${http.STATUS_CODES[status]}\n`
+    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`)
+  })
+
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const socket = req.socket
+    const state = sockets.get(socket)
+    if (state) state.active++
+    stats.requestsTotal++
+    stats.requestsActive++
+    const controller = new AbortController()
+    const stdin = new BodyStream()
+    const data = new BodyStream()
+    data.end()
+    let finished = false
+    const done = () => {
+      if (finished) return
+      finished = true
+      stats.requestsActive--
+      stdin.discard()
+      if (state) {
+        state.active--
+        // closing: a kept-alive connection ends once its last response is out
+        if (state.draining && state.active === 0) setImmediate(() => socket.end())
+      }
+    }
+    res.on('finish', done)
+    res.on('close', () => {
+      if (!res.writableFinished) {
+        stats.aborts++
+        const err = new Error('request aborted: client connection closed')
+        controller.abort(err)
+        stdin.fail(err)
+      }
+      done()
+    })
+    if (state?.draining) res.shouldKeepAlive = false
+
+    const declared = Number(req.headers['content-length'] ?? 0)
+    if (declared > options.maxBodyBytes) {
+      stats.errors++
+      res.writeHead(413, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' }).end('Payload Too Large\n')
+      return
+    }
+    let bodyBytes = 0
+    req.on('data', (chunk: Buffer) => {
+      bodyBytes += chunk.length
+      if (bodyBytes > options.maxBodyBytes) {
+        stats.errors++
+        const err = new Error('body larger than maxBodyBytes')
+        controller.abort(err)
+        stdin.fail(err)
+        if (!res.headersSent) res.writeHead(413, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' }).end('Payload Too Large\n')
+        else res.destroy()
+        req.destroy()
+        return
+      }
+      if (!stdin.push(chunk)) {
+        req.pause()
+        stdin.onDrain = () => req.resume()
+      }
+    })
+    req.on('end', () => stdin.end())
+
+    const sink: ResponseSink = {
+      send(head, body, end) {
+        if (res.destroyed) return true
+        if (head) {
+          const flat: string[] = []
+          for (const [n, v] of head.headers) flat.push(n, v)
+          res.writeHead(head.status, flat)
+        }
+        let ok = true
+        if (body) ok = res.write(body)
+        if (end) res.end()
+        return ok
+      },
+      drain() {
+        if (!res.writableNeedDrain || res.destroyed) return Promise.resolve()
+        return new Promise((resolve) => {
+          const fin = () => {
+            res.off('drain', fin)
+            res.off('close', fin)
+            resolve()
+          }
+          res.on('drain', fin)
+          res.on('close', fin)
+        })
+      },
+      stderr(chunk) {
+        options.logger('info', `stderr: ${Buffer.from(chunk).toString().trimEnd()}`)
+      },
+      abort() {
+        stats.errors++
+        controller.abort(new Error('response cut after a handler error'))
+        res.destroy()
+      },
+    }
+    const exchange: Exchange = {
+      protocol: 'http',
+      role: 'responder',
+      id: nextId++,
+      get params() {
+        const value = cgiParams(req)
+        Object.defineProperty(this, 'params', { value })
+        return value
+      },
+      stdin,
+      data,
+      signal: controller.signal,
+      sink,
+    }
+    onExchange(exchange)
+  })
+
+  await listen(server, options.listen)
+  return {
+    address: addressOf(server, options.listen),
+    stats: () => {
+      let written = stats.bytesWritten
+      for (const socket of sockets.keys()) written += socket.bytesWritten
+      return { ...stats, bytesWritten: written }
+    },
+    close: (timeout) => {
+      closing = true
+      server.closeIdleConnections()
+      return closeGracefully({
+        server,
+        timeout,
+        connections: () =>
+          new Set(
+            [...sockets].map(([socket, state]) => ({
+              drainForClose() {
+                state.draining = true
+                if (state.active === 0) socket.end()
+              },
+              destroy: () => socket.destroy(),
+            })),
+          ),
+        setOnIdle: (cb) => (onIdle = cb),
+      })
+    },
+  }
+}
+
+/** CGI meta-variables for an HTTP request (RFC 3875 section 4.1), as a front end would send them. */
+export function cgiParams(req: http.IncomingMessage): Record<string, string> {
+  const uri = req.url ?? '/'
+  const q = uri.indexOf('?')
+  const path = q >= 0 ? uri.slice(0, q) : uri
+  const local = req.socket.address() as AddressInfo | Record<string, never>
+  const host = req.headers.host ?? ''
+  const params: Record<string, string> = {
+    GATEWAY_INTERFACE: 'CGI/1.1',
+    SERVER_SOFTWARE: 'fcgi',
+    SERVER_PROTOCOL: `HTTP/${req.httpVersion}`,
+    SERVER_NAME: host.replace(/:\d+$/, '') || local.address || 'localhost',
+    SERVER_ADDR: local.address ?? '',
+    SERVER_PORT: local.port !== undefined ? String(local.port) : '',
+    REMOTE_ADDR: normalizeAddress(req.socket.remoteAddress ?? ''),
+    REMOTE_PORT: req.socket.remotePort !== undefined ? String(req.socket.remotePort) : '',
+    REQUEST_SCHEME: 'http',
+    REQUEST_METHOD: req.method ?? 'GET',
+    REQUEST_URI: uri,
+    SCRIPT_NAME: '',
+    PATH_INFO: safeDecode(path),
+    QUERY_STRING: q >= 0 ? uri.slice(q + 1) : '',
+  }
+  const raw = req.rawHeaders
+  for (let i = 0; i < raw.length; i += 2) {
+    const key = raw[i].toUpperCase().replaceAll('-', '_')
+    const name = key === 'CONTENT_TYPE' || key === 'CONTENT_LENGTH' ? key : `HTTP_${key}`
+    const prev = params[name]
+    params[name] = prev === undefined ? raw[i + 1] : `${prev}${key === 'COOKIE' ? '; ' : ', '}${raw[i + 1]}`
+  }
+  return params
+}
+
+function safeDecode(path: string): string {
+  try {
+    return decodeURIComponent(path)
+  } catch {
+    return path
+  }
+}
