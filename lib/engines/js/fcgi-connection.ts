@@ -141,7 +141,9 @@ export class FcgiConnection {
       this.host.stats.errors++
       this.destroy()
     }, this.host.options.paramsTimeout)
+    // streams a role does not have are empty from the start; their records are dropped
     if (role !== 'filter') req.data.end()
+    if (role === 'authorizer') req.stdin.end()
     this.requests.set(rec.id, req)
   }
 
@@ -159,7 +161,6 @@ export class FcgiConnection {
     req.dispatched = true
     if (req.timer) clearTimeout(req.timer)
     req.timer = null
-    if (req.role === 'authorizer') req.stdin.end()
     this.host.stats.requestsTotal++
     this.host.stats.requestsActive++
     this.host.onExchange(this.exchange(req, pairs))
