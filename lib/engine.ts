@@ -13,6 +13,7 @@ export interface ResolvedOptions {
   maxParamsBytes: number
   maxParams: number
   maxBodyBytes: number
+  maxUrlBytes: number
   paramsTimeout: number
   idleTimeout: number
   closeTimeout: number
@@ -68,5 +69,7 @@ export interface EngineServer {
 
 export interface Engine {
   readonly name: EngineName
+  /** The protocols this engine serves; 'auto' falls back to js for the others. */
+  readonly protocols: readonly Protocol[]
   serve(protocol: Protocol, options: ResolvedOptions, onExchange: ExchangeHandler): Promise<EngineServer>
 }

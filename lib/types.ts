@@ -36,6 +36,8 @@ export interface Limits {
   maxParamsBytes?: number
   /** Most name-value pairs per request. Default 1000. */
   maxParams?: number
+  /** HTTP only: longest request target (URL); longer gets 414. Default 8 KiB. */
+  maxUrlBytes?: number
   /** Most bytes of request body (stdin). Default unlimited. */
   maxBodyBytes?: number
   /** Milliseconds from BEGIN_REQUEST until the params must be complete. Default 30 000. */

@@ -3,7 +3,7 @@
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { FcgiClient, serveFcgi, type ClientOptions } from '../../lib/index.ts'
+import { FcgiClient, serveFcgi, serveHttp, type ClientOptions } from '../../lib/index.ts'
 import type { EngineName, Handler, Limits, Server } from '../../lib/types.ts'
 
 export interface TestServer {
@@ -46,4 +46,20 @@ export async function startFcgi(
       await server.close({ timeout: 2000 })
     },
   }
+}
+
+export interface TestHttpServer {
+  server: Server
+  port: number
+  logs: string[]
+  close(): Promise<void>
+}
+
+/** An HTTP server on an ephemeral loopback port. */
+export async function startHttp(engine: EngineName, handler: Handler, limits: Limits = {}): Promise<TestHttpServer> {
+  const logs: string[] = []
+  const server = await serveHttp({ ...limits, engine, handler, listen: 0, logger: (level, message) => logs.push(`${level}: ${message}`) })
+  const a = server.address
+  if (a.type !== 'tcp') throw new Error('expected a TCP address')
+  return { server, port: a.port, logs, close: () => server.close({ timeout: 2000 }) }
 }

@@ -20,11 +20,14 @@ export async function serveHttpJs(options: ResolvedOptions, onExchange: Exchange
   const server = http.createServer({
     maxHeaderSize: Math.min(options.maxParamsBytes, 1024 * 1024),
     headersTimeout: options.paramsTimeout,
+    // how often node looks for requests past headersTimeout (its default, 30 s, lets slowloris linger)
+    connectionsCheckingInterval: Math.min(1000, options.paramsTimeout),
     requestTimeout: 0, // bodies stream for as long as they need; idle sockets time out instead
     keepAliveTimeout: options.idleTimeout,
     noDelay: true,
   })
-  server.maxHeadersCount = options.maxParams
+  // one more than allowed, so that "too many" is visible (node drops headers past the count)
+  server.maxHeadersCount = options.maxParams + 1
   server.maxConnections = options.maxConns
   server.setTimeout(options.idleTimeout)
 
@@ -52,7 +55,7 @@ export async function serveHttpJs(options: ResolvedOptions, onExchange: Exchange
     stats.errors++
     options.logger('info', `bad HTTP request: ${err.message}`)
     if (!socket.writable) return socket.destroy()
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
+    const status = CLIENT_ERROR_STATUS[err.code ?? ''] ?? 400
     const body = `${http.STATUS_CODES[status]}\n`
     socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`)
   })
@@ -91,10 +94,13 @@ export async function serveHttpJs(options: ResolvedOptions, onExchange: Exchange
     })
     if (state?.draining) res.shouldKeepAlive = false
 
-    const declared = Number(req.headers['content-length'] ?? 0)
-    if (declared > options.maxBodyBytes) {
+    const refusal = refuse(req, options)
+    if (refusal) {
       stats.errors++
-      res.writeHead(413, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' }).end('Payload Too Large\n')
+      options.logger('info', `HTTP request refused with ${refusal}`)
+      const body = `${http.STATUS_CODES[refusal]}\n`
+      res.writeHead(refusal, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' }).end(body)
+      req.resume()
       return
     }
     let bodyBytes = 0
@@ -196,6 +202,21 @@ export async function serveHttpJs(options: ResolvedOptions, onExchange: Exchange
       })
     },
   }
+}
+
+const CLIENT_ERROR_STATUS: Record<string, number> = {
+  HPE_HEADER_OVERFLOW: 431,
+  HPE_INVALID_VERSION: 505,
+  ERR_HTTP_REQUEST_TIMEOUT: 408,
+}
+
+/** Limits node:http does not check itself: version, URL length, header count, declared body. */
+function refuse(req: http.IncomingMessage, options: ResolvedOptions): number | null {
+  if (req.httpVersionMajor !== 1) return 505
+  if ((req.url ?? '').length > options.maxUrlBytes) return 414
+  if (req.rawHeaders.length / 2 > options.maxParams) return 431
+  if (Number(req.headers['content-length'] ?? 0) > options.maxBodyBytes) return 413
+  return null
 }
 
 /** CGI meta-variables for an HTTP request (RFC 3875 section 4.1), as a front end would send them. */

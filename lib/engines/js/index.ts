@@ -5,6 +5,7 @@ import { serveHttpJs } from './http-server.ts'
 
 export const jsEngine: Engine = {
   name: 'js',
+  protocols: ['fcgi', 'http'],
   serve(protocol, options, onExchange) {
     return protocol === 'fcgi' ? serveFcgiJs(options, onExchange) : serveHttpJs(options, onExchange)
   },
