@@ -168,6 +168,7 @@ export class FcgiConnection {
 
   private body(req: ActiveRequest, stream: BodyStream, content: Buffer): void {
     if (content.length === 0) return stream.end()
+    if (stream.isEnded) return // a stream this role does not have, or one already complete
     if (stream === req.stdin) {
       req.stdinBytes += content.length
       if (req.stdinBytes > this.host.options.maxBodyBytes) return this.reject(req, 413, 'body larger than maxBodyBytes')
@@ -220,7 +221,7 @@ export class FcgiConnection {
       FCGI_MPXS_CONNS: '1',
     }
     const answer: [string, string][] = Object.keys(asked)
-      .filter((name) => name in known)
+      .filter((name) => Object.hasOwn(known, name))
       .map((name) => [name, known[name]])
     this.writeRecords((out) => pushRecord(out, Type.GetValuesResult, 0, encodePairs(answer)))
   }

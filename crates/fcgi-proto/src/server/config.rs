@@ -1,0 +1,31 @@
+//! Limits and advertised capacity of one server connection.
+
+/// Limits and advertised capacity of one connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Requests active at once on this connection; further BEGIN_REQUESTs get
+    /// OVERLOADED. Also the FCGI_MAX_REQS value. Default 256.
+    pub max_reqs: usize,
+    /// Only advertised, as FCGI_MAX_CONNS; the caller counts connections.
+    /// Default 10 000.
+    pub max_conns: usize,
+    /// Largest PARAMS stream of one request, in bytes. Default 1 MiB.
+    pub max_params_bytes: usize,
+    /// Most name-value pairs in one request's params. Default 1000.
+    pub max_params: usize,
+    /// Set for a connection accepted past `max_conns` (or while draining):
+    /// every BEGIN_REQUEST is answered OVERLOADED.
+    pub overloaded: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            max_reqs: 256,
+            max_conns: 10_000,
+            max_params_bytes: 1 << 20,
+            max_params: 1000,
+            overloaded: false,
+        }
+    }
+}

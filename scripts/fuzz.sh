@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Fuzzes fcgi-proto's ServerConnection with cargo-fuzz (libFuzzer) for a
+# bounded time.
+#
+#   scripts/fuzz.sh [seconds] [target]      default: 60 s, server_connection
+#
+# Installs what it needs if missing: a nightly toolchain (rustup) and
+# cargo-fuzz (cargo install). New corpus entries go to the ignored
+# crates/fcgi-proto/fuzz/corpus/; the committed seeds are only read.
+# A crash leaves its input in crates/fcgi-proto/fuzz/artifacts/ and makes the
+# script exit non-zero; reproduce with
+#   cd crates/fcgi-proto/fuzz && cargo +nightly fuzz run <target> artifacts/<target>/<file>
+set -euo pipefail
+
+seconds="${1:-60}"
+target="${2:-server_connection}"
+fuzz_dir="$(cd "$(dirname "$0")/.." && pwd)/crates/fcgi-proto/fuzz"
+
+if ! rustup toolchain list | grep -q '^nightly'; then
+  echo "fuzz.sh: installing the nightly toolchain (libFuzzer needs it)" >&2
+  rustup toolchain install nightly --profile minimal
+fi
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  echo "fuzz.sh: installing cargo-fuzz" >&2
+  cargo install cargo-fuzz --locked
+fi
+
+cd "$fuzz_dir"
+mkdir -p "corpus/$target"
+# Working corpus first (libFuzzer writes there), then the read-only seeds.
+exec cargo +nightly fuzz run "$target" "corpus/$target" "seeds/$target" -- \
+  -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048
