@@ -10,8 +10,6 @@ export class FcgiRequest {
   readonly stdin: BodyStream
   /** The Filter role's FCGI_DATA stream; empty for other roles. */
   readonly data: BodyStream
-  /** Aborted on FCGI_ABORT_REQUEST, connection loss or a forced close. */
-  readonly signal: AbortSignal
   private readonly exchange: Exchange
   private headerCache: Record<string, string> | null = null
 
@@ -21,7 +19,12 @@ export class FcgiRequest {
     this.id = exchange.id
     this.stdin = exchange.stdin
     this.data = exchange.data
-    this.signal = exchange.signal
+  }
+
+  /** Aborted on FCGI_ABORT_REQUEST, connection loss or a forced close. A getter: engines may
+   * create the AbortController only when a handler asks for it (it costs per request). */
+  get signal(): AbortSignal {
+    return this.exchange.signal
   }
 
   /** CGI meta-variables (FastCGI params; synthesized from the request over HTTP). */

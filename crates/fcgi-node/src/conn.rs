@@ -1,0 +1,920 @@
+//! One FastCGI connection: a Tokio task reads records into `fcgi_proto::ServerConnection`,
+//! pushes requests and body chunks to JavaScript, and writes the connection's output
+//! buffer, which the JS thread fills through `send` (one synchronous call per response
+//! part). The behaviour on every input is docs/protocol-behaviour.md, the same as the js
+//! engine (lib/engines/js/fcgi-connection.ts), whose log lines and counters it mirrors.
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use fcgi_proto::{
+    encoder, Event, ProtocolError, RecordType, Refusal, Role, ServerConfig, ServerConnection, Step,
+};
+use futures_util::FutureExt;
+use tokio::io::{Interest, Ready};
+use tokio::net::{TcpStream, UnixStream};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use crate::events::{
+    lock, AbortReason, Level, EV_ABORT, EV_DATA, EV_DATA_END, EV_DRAIN, EV_REQUEST, EV_STDIN,
+    EV_STDIN_END,
+};
+use crate::server::{Shared, Stats};
+
+/// How long a closing connection keeps reading (and discarding) after its FIN.
+const LINGER: Duration = Duration::from_secs(2);
+/// `send` answers false once this much output waits for the socket...
+const HIGH_WATER: usize = 1 << 20;
+/// ...and a drain event goes out once it is below this.
+const LOW_WATER: usize = 256 << 10;
+/// Body bytes handed to JavaScript but not yet taken from the queue: past this the
+/// connection stops reading (the BodyStream's own limit applies once JS has them).
+const READ_BUDGET: usize = 8 << 20;
+/// Body bytes that arrived before their request's params ended, held here.
+const EARLY_BUDGET: usize = 8 << 20;
+const READ_CHUNK: usize = 128 << 10;
+/// Small bodies share the head's record (as the js engine does).
+const MERGE_BELOW: usize = 16384;
+
+pub enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Stream {
+    async fn ready(&self, interest: Interest) -> io::Result<Ready> {
+        match self {
+            Stream::Tcp(s) => s.ready(interest).await,
+            Stream::Unix(s) => s.ready(interest).await,
+        }
+    }
+
+    fn try_read_buf(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.try_read_buf(buf),
+            Stream::Unix(s) => s.try_read_buf(buf),
+        }
+    }
+
+    fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.try_write(buf),
+            Stream::Unix(s) => s.try_write(buf),
+        }
+    }
+
+    fn raw_fd(&self) -> RawFd {
+        match self {
+            Stream::Tcp(s) => s.as_raw_fd(),
+            Stream::Unix(s) => s.as_raw_fd(),
+        }
+    }
+
+    fn shutdown_write(&self) {
+        let sock = match self {
+            Stream::Tcp(s) => socket2::SockRef::from(s),
+            Stream::Unix(s) => socket2::SockRef::from(s),
+        };
+        let _ = sock.shutdown(std::net::Shutdown::Write);
+    }
+}
+
+struct ReqInfo {
+    id: u16,
+    role: Role,
+    keep_conn: bool,
+    /// 0 until the params are complete and JavaScript knows the request.
+    handle: u32,
+    head_sent: bool,
+    stdin_bytes: u64,
+    /// Body events that came before the params ended.
+    early: Vec<(u32, Vec<u8>)>,
+    paused: bool,
+    wants_drain: bool,
+    params_deadline: Option<Instant>,
+}
+
+pub struct ConnState {
+    proto: ServerConnection,
+    /// Output waiting for the connection task.
+    out: Vec<u8>,
+    /// Output the task took and has not written yet.
+    inflight: usize,
+    reqs: Vec<ReqInfo>,
+    paused: usize,
+    early_bytes: usize,
+    close_when_idle: bool,
+    draining: bool,
+    destroy: Option<AbortReason>,
+    drain_waiters: Vec<u32>,
+    closed: bool,
+    scratch: Vec<u8>,
+    /// The socket, while the task has it open (for writes from the JS thread).
+    fd: Option<RawFd>,
+    /// When the JS thread last wrote to the socket (activity for the idle timeout).
+    js_wrote: Option<Instant>,
+}
+
+impl ConnState {
+    fn find(&self, id: u16) -> Option<usize> {
+        self.reqs.iter().position(|r| r.id == id)
+    }
+
+    /// The request JavaScript knows as `handle`, if it is still active.
+    fn active(&self, id: u16, handle: u32) -> Option<usize> {
+        self.find(id).filter(|&i| self.reqs[i].handle == handle)
+    }
+}
+
+pub struct Conn {
+    pub id: u64,
+    pub shared: Arc<Shared>,
+    st: Mutex<ConnState>,
+    wake: Notify,
+    queued: AtomicUsize,
+    dirty: AtomicBool,
+}
+
+enum Fatal {
+    /// Already handled (logged, requests aborted): just close.
+    Close,
+}
+
+impl Conn {
+    pub fn new(id: u64, shared: Arc<Shared>, overloaded: bool) -> Self {
+        let o = &shared.opts;
+        let config = ServerConfig {
+            max_reqs: o.max_reqs,
+            max_conns: o.max_conns,
+            max_params_bytes: o.max_params_bytes,
+            max_params: o.max_params,
+            overloaded,
+        };
+        Self {
+            id,
+            st: Mutex::new(ConnState {
+                proto: ServerConnection::new(config),
+                out: Vec::new(),
+                inflight: 0,
+                reqs: Vec::new(),
+                paused: 0,
+                early_bytes: 0,
+                close_when_idle: false,
+                draining: false,
+                destroy: None,
+                drain_waiters: Vec::new(),
+                closed: false,
+                scratch: Vec::new(),
+                fd: None,
+                js_wrote: None,
+            }),
+            shared,
+            wake: Notify::new(),
+            queued: AtomicUsize::new(0),
+            dirty: AtomicBool::new(false),
+        }
+    }
+
+    // ---- called from the JS thread -------------------------------------------------------
+
+    /// One part of a response: head (CGI text, latin1), body, end. False: wait for drain.
+    pub fn send(
+        self: &Arc<Self>,
+        handle: u32,
+        id: u16,
+        head: Option<&[u8]>,
+        body: Option<&[u8]>,
+        end: bool,
+    ) -> bool {
+        let mut guard = lock(&self.st);
+        let st = &mut *guard;
+        let Some(i) = st.active(id, handle) else {
+            return true; // aborted or cut: the response goes nowhere
+        };
+        match (head, body) {
+            (Some(h), Some(b)) if b.len() < MERGE_BELOW => {
+                st.reqs[i].head_sent = true;
+                st.scratch.clear();
+                st.scratch.extend_from_slice(h);
+                st.scratch.extend_from_slice(b);
+                encoder::stdout(&mut st.out, id, &st.scratch);
+                if st.scratch.capacity() > 1 << 16 {
+                    st.scratch = Vec::new();
+                }
+            }
+            (h, b) => {
+                if let Some(h) = h {
+                    st.reqs[i].head_sent = true;
+                    encoder::stdout(&mut st.out, id, h);
+                }
+                if let Some(b) = b {
+                    encoder::stdout(&mut st.out, id, b);
+                }
+            }
+        }
+        let mut ok = st.out.len() + st.inflight < HIGH_WATER;
+        if end {
+            self.finish(st, id, 0);
+            ok = st.out.len() + st.inflight < HIGH_WATER;
+        } else if !ok && !st.reqs[i].wants_drain {
+            st.reqs[i].wants_drain = true;
+            st.drain_waiters.push(handle);
+        }
+        drop(guard);
+        self.mark_dirty();
+        ok
+    }
+
+    /// New output from the JS thread: the task is woken by the next `flush` (once per
+    /// batch of responses, not once per response).
+    fn mark_dirty(self: &Arc<Self>) {
+        if !self.dirty.swap(true, Ordering::AcqRel) {
+            lock(&self.shared.dirty).push(self.clone());
+        }
+    }
+
+    /// Writes what `send` queued (JS thread, once per batch of responses): straight to the
+    /// socket when the task has nothing in flight, else (or for the rest) by waking the task.
+    pub fn flush(&self) {
+        self.dirty.store(false, Ordering::Release);
+        let mut guard = lock(&self.st);
+        let st = &mut *guard;
+        let mut wake_task = false;
+        if !st.out.is_empty() {
+            match st.fd {
+                Some(fd) if st.inflight == 0 => {
+                    // SAFETY: `st.fd` is Some only while the connection task owns the open
+                    // socket: the task sets it before its loop and clears it, under this
+                    // same lock, before dropping the socket. We hold the lock for the whole
+                    // borrow, so the descriptor cannot be closed (or reused) meanwhile.
+                    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+                    // the task writes only what it took from `out` under the lock, and has
+                    // nothing in flight (`inflight == 0`), so the order of bytes is kept
+                    match socket2::SockRef::from(&borrowed).send(&st.out) {
+                        Ok(n) => {
+                            st.js_wrote = Some(Instant::now());
+                            self.shared
+                                .stats
+                                .bytes_written
+                                .fetch_add(n as u64, Ordering::Relaxed);
+                            if n == st.out.len() {
+                                st.out.clear();
+                            } else {
+                                st.out.drain(..n);
+                                wake_task = true;
+                            }
+                        }
+                        Err(_) => wake_task = true, // would block, or an error the task reports
+                    }
+                }
+                _ => wake_task = true,
+            }
+        }
+        if !st.drain_waiters.is_empty()
+            || st.destroy.is_some()
+            || (st.reqs.is_empty() && (st.close_when_idle || st.draining))
+        {
+            wake_task = true;
+        }
+        drop(guard);
+        if wake_task {
+            self.wake.notify_one();
+        }
+    }
+
+    pub fn stderr(self: &Arc<Self>, handle: u32, id: u16, chunk: &[u8]) {
+        let mut guard = lock(&self.st);
+        let st = &mut *guard;
+        if chunk.is_empty() || st.active(id, handle).is_none() {
+            return;
+        }
+        st.proto.write_stderr(id, chunk, &mut st.out);
+        drop(guard);
+        self.mark_dirty();
+    }
+
+    /// The handler failed after the head went out: END_REQUEST(app 1).
+    pub fn cut(self: &Arc<Self>, handle: u32, id: u16) {
+        let mut guard = lock(&self.st);
+        let st = &mut *guard;
+        if st.active(id, handle).is_none() {
+            return;
+        }
+        Stats::inc(&self.shared.stats.errors);
+        self.finish(st, id, 1);
+        drop(guard);
+        self.mark_dirty();
+    }
+
+    /// JavaScript's BodyStream is full: stop reading until `resume`.
+    pub fn pause(&self, handle: u32, id: u16) {
+        let mut guard = lock(&self.st);
+        let st = &mut *guard;
+        if let Some(i) = st.active(id, handle) {
+            if !st.reqs[i].paused {
+                st.reqs[i].paused = true;
+                st.paused += 1;
+            }
+        }
+    }
+
+    pub fn resume(&self, handle: u32, id: u16) {
+        let mut guard = lock(&self.st);
+        let st = &mut *guard;
+        if let Some(i) = st.active(id, handle) {
+            if st.reqs[i].paused {
+                st.reqs[i].paused = false;
+                st.paused -= 1;
+                if st.paused == 0 {
+                    drop(guard);
+                    self.wake.notify_one();
+                }
+            }
+        }
+    }
+
+    /// JavaScript took `bytes` of this connection's body chunks off the queue.
+    pub fn credit(&self, bytes: usize) {
+        let before = self.queued.fetch_sub(bytes, Ordering::AcqRel);
+        if before >= READ_BUDGET && before - bytes < READ_BUDGET {
+            self.wake.notify_one();
+        }
+    }
+
+    pub fn drain_for_close(&self) {
+        lock(&self.st).draining = true;
+        self.wake.notify_one();
+    }
+
+    pub fn destroy(&self, reason: AbortReason) {
+        lock(&self.st).destroy = Some(reason);
+        self.wake.notify_one();
+    }
+
+    // ---- request bookkeeping (conn lock held) --------------------------------------------
+
+    /// Terminate the streams, send END_REQUEST, free the id.
+    fn finish(&self, st: &mut ConnState, id: u16, app_status: u32) {
+        let Some(i) = st.find(id) else { return };
+        let info = st.reqs.swap_remove(i);
+        let keep_conn = st
+            .proto
+            .end_request(id, app_status, &mut st.out)
+            .map_or(info.keep_conn, |s| s.keep_conn);
+        self.forget(st, &info);
+        if !keep_conn {
+            st.close_when_idle = true;
+        }
+    }
+
+    /// The request left `reqs`: undo its counters and handle.
+    fn forget(&self, st: &mut ConnState, info: &ReqInfo) {
+        if info.paused {
+            st.paused -= 1;
+        }
+        for (_, chunk) in &info.early {
+            st.early_bytes -= chunk.len();
+        }
+        if info.handle != 0 {
+            Stats::dec(&self.shared.stats.requests_active);
+            lock(&self.shared.handles).remove(&info.handle);
+        }
+    }
+
+    fn signal_abort(&self, info: &ReqInfo, reason: AbortReason) {
+        if info.handle != 0 {
+            self.shared.emit(EV_ABORT, reason as u32, info.handle, &[]);
+        }
+    }
+
+    /// Every request is gone (connection closed or lost): their signals abort.
+    fn abort_all(&self, st: &mut ConnState, reason: AbortReason) {
+        let reqs = std::mem::take(&mut st.reqs);
+        for info in &reqs {
+            if info.handle != 0 {
+                Stats::inc(&self.shared.stats.aborts);
+            }
+            self.signal_abort(info, reason);
+            self.forget(st, info);
+            st.proto.release(info.id);
+        }
+    }
+
+    /// The engine answers for itself (413): abort the handler if one runs, send the error.
+    fn reject_body(&self, st: &mut ConnState, i: usize) {
+        let id = st.reqs[i].id;
+        self.shared.log(
+            Level::Warn,
+            &format!("request {id}: body larger than maxBodyBytes, answered 413"),
+        );
+        Stats::inc(&self.shared.stats.errors);
+        self.signal_abort(&st.reqs[i], AbortReason::BodyTooLarge);
+        if st.reqs[i].head_sent {
+            return self.finish(st, id, 1);
+        }
+        encoder::stdout(&mut st.out, id, &self.shared.opts.body_too_large);
+        st.reqs[i].head_sent = true;
+        self.finish(st, id, 0);
+    }
+
+    fn body_event(self: &Arc<Self>, st: &mut ConnState, id: u16, kind: u32, chunk: &[u8]) {
+        let Some(i) = st.find(id) else { return };
+        // streams a role does not have are empty from the start: their records are dropped
+        // (an Authorizer has no stdin, only a Filter has data), as by the js engine
+        let role = st.reqs[i].role;
+        let has_stream = match kind {
+            EV_STDIN | EV_STDIN_END => role != Role::Authorizer,
+            _ => role == Role::Filter,
+        };
+        if !has_stream {
+            return;
+        }
+        if kind == EV_STDIN {
+            st.reqs[i].stdin_bytes += chunk.len() as u64;
+            if st.reqs[i].stdin_bytes > self.shared.opts.max_body_bytes {
+                return self.reject_body(st, i);
+            }
+        }
+        let handle = st.reqs[i].handle;
+        if handle == 0 {
+            st.early_bytes += chunk.len();
+            st.reqs[i].early.push((kind, chunk.to_vec()));
+        } else if chunk.is_empty() {
+            // bit 19 of a request's arg: its stdin ended in the same batch
+            if kind != EV_STDIN_END || !self.shared.events.mark_last_request(handle, 1 << 19) {
+                self.shared.emit(kind, 0, handle, &[]);
+            }
+        } else {
+            self.queued.fetch_add(chunk.len(), Ordering::AcqRel);
+            if self.shared.events.push_chunk(kind, handle, chunk, self) {
+                self.shared.wake();
+            }
+        }
+    }
+
+    /// One event from the state machine. `before`: the output length before this record
+    /// was fed; `record`: the record's bytes.
+    fn on_event(
+        self: &Arc<Self>,
+        st: &mut ConnState,
+        event: Event<'_>,
+        record: &[u8],
+        before: usize,
+    ) {
+        let sh = &self.shared;
+        match event {
+            Event::BeginRequest {
+                id,
+                role,
+                keep_conn,
+            } => st.reqs.push(ReqInfo {
+                id,
+                role,
+                keep_conn,
+                handle: 0,
+                head_sent: false,
+                stdin_bytes: 0,
+                early: Vec::new(),
+                paused: false,
+                wants_drain: false,
+                params_deadline: Some(Instant::now() + sh.opts.params_timeout),
+            }),
+            Event::ParamsDone { id, params, .. } => {
+                let Some(i) = st.find(id) else { return };
+                let handle = sh.new_handle();
+                let info = &mut st.reqs[i];
+                info.params_deadline = None;
+                info.handle = handle;
+                let role = info.role.as_u16() as u32;
+                let early = std::mem::take(&mut info.early);
+                lock(&sh.handles).insert(handle, (self.clone(), id));
+                Stats::inc(&sh.stats.requests_total);
+                Stats::inc(&sh.stats.requests_active);
+                // bit 18: every byte is ASCII, so JavaScript may decode names and values
+                // from one latin1 string
+                let ascii = (params.is_ascii() as u32) << 18;
+                sh.emit(
+                    EV_REQUEST,
+                    ascii | (role << 16) | id as u32,
+                    handle,
+                    &params,
+                );
+                for (kind, chunk) in early {
+                    st.early_bytes -= chunk.len();
+                    if chunk.is_empty() {
+                        sh.emit(kind, 0, handle, &[]);
+                    } else {
+                        self.queued.fetch_add(chunk.len(), Ordering::AcqRel);
+                        if sh.events.push_chunk(kind, handle, &chunk, self) {
+                            sh.wake();
+                        }
+                    }
+                }
+            }
+            Event::Stdin { id, chunk } => self.body_event(st, id, EV_STDIN, chunk),
+            Event::StdinEnd { id } => self.body_event(st, id, EV_STDIN_END, &[]),
+            Event::Data { id, chunk } => self.body_event(st, id, EV_DATA, chunk),
+            Event::DataEnd { id } => self.body_event(st, id, EV_DATA_END, &[]),
+            Event::Abort { id } => {
+                let Some(i) = st.find(id) else { return };
+                if st.reqs[i].handle != 0 {
+                    Stats::inc(&sh.stats.aborts);
+                }
+                self.signal_abort(&st.reqs[i], AbortReason::AbortRecord);
+                self.finish(st, id, 1);
+            }
+            Event::Refused {
+                id,
+                reason,
+                keep_conn,
+            } => {
+                Stats::inc(&sh.stats.errors);
+                if reason == Refusal::ParamsTooLarge {
+                    // the empty PARAMS record ends the stream: then it was the pair count
+                    let count = record.len() >= 6 && record[4] == 0 && record[5] == 0;
+                    let why = if count {
+                        "more params than maxParams"
+                    } else {
+                        "params larger than maxParamsBytes"
+                    };
+                    sh.log(Level::Warn, &format!("request {id}: {why}, answered 431"));
+                    // the same bytes as the js engine's answer
+                    st.out.truncate(before);
+                    encoder::stdout(&mut st.out, id, &sh.opts.params_too_large);
+                    encoder::end_sequence(&mut st.out, id, 0, false);
+                    if let Some(i) = st.find(id) {
+                        let info = st.reqs.swap_remove(i);
+                        self.forget(st, &info);
+                    }
+                }
+                if !keep_conn {
+                    st.close_when_idle = true;
+                }
+            }
+        }
+    }
+
+    /// Feeds whole records from `buf`; returns how many bytes were consumed.
+    fn process(self: &Arc<Self>, st: &mut ConnState, buf: &[u8]) -> Result<usize, Fatal> {
+        let mut pos = 0;
+        loop {
+            let before = st.out.len();
+            let step = {
+                let ConnState { proto, out, .. } = &mut *st;
+                proto.feed(&buf[pos..], out)
+            };
+            match step {
+                Ok(Step::Incomplete { .. }) => return Ok(pos),
+                Ok(Step::Record { consumed, event }) => {
+                    let record = &buf[pos..pos + consumed];
+                    pos += consumed;
+                    if let Some(event) = event {
+                        self.on_event(st, event, record, before);
+                    }
+                }
+                Err(e) => {
+                    self.shared.log(
+                        Level::Warn,
+                        &format!("protocol error, closing the connection: {}", js_message(&e)),
+                    );
+                    Stats::inc(&self.shared.stats.errors);
+                    self.abort_all(st, AbortReason::ConnectionClosed);
+                    return Err(Fatal::Close);
+                }
+            }
+        }
+    }
+
+    /// Drain events for the responses waiting for room, once there is room.
+    fn maybe_drain(&self, st: &mut ConnState) {
+        if st.drain_waiters.is_empty() || st.out.len() + st.inflight >= LOW_WATER {
+            return;
+        }
+        for handle in std::mem::take(&mut st.drain_waiters) {
+            if let Some(r) = st.reqs.iter_mut().find(|r| r.handle == handle) {
+                r.wants_drain = false;
+            }
+            self.shared.emit(EV_DRAIN, 0, handle, &[]);
+        }
+    }
+}
+
+pub fn spawn(conn: Arc<Conn>, stream: Stream) {
+    crate::runtime().spawn(async move {
+        let result = AssertUnwindSafe(run(conn.clone(), stream))
+            .catch_unwind()
+            .await;
+        if result.is_err() {
+            // a bug must cost one connection, never the process
+            conn.shared.log(
+                Level::Error,
+                "internal error in a connection task (panic); connection closed",
+            );
+            let mut st = lock(&conn.st);
+            conn.abort_all(&mut st, AbortReason::ConnectionLost);
+            st.closed = true;
+            drop(st);
+            conn.shared.conn_closed(conn.id);
+        }
+    });
+}
+
+/// The js engine's wording for each fatal error (logs are part of the observable behaviour).
+fn js_message(e: &ProtocolError) -> String {
+    match e {
+        ProtocolError::UnsupportedVersion { version } => {
+            format!("unsupported FastCGI version {version}")
+        }
+        ProtocolError::BodyTooShort { .. } => "malformed FCGI_BEGIN_REQUEST".into(),
+        ProtocolError::NullRequestId {
+            record_type: RecordType::BeginRequest,
+        } => "malformed FCGI_BEGIN_REQUEST".into(),
+        ProtocolError::NullRequestId { record_type } => {
+            format!("record type {} with request id 0", record_type.as_u8())
+        }
+        ProtocolError::ManagementRecordWithId { .. } => "FCGI_GET_VALUES with a request id".into(),
+        ProtocolError::DuplicateRequestId { request_id } => {
+            format!("FCGI_BEGIN_REQUEST for active request {request_id}")
+        }
+        ProtocolError::UnexpectedRecordType { record_type, .. } => format!(
+            "record type {} is only sent by applications",
+            record_type.as_u8()
+        ),
+        ProtocolError::MalformedParams { .. } => "name-value pair runs past the params".into(),
+        other => other.to_string(),
+    }
+}
+
+fn os_code(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(104) => "ECONNRESET".into(),
+        Some(32) => "EPIPE".into(),
+        Some(110) => "ETIMEDOUT".into(),
+        Some(113) => "EHOSTUNREACH".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// The task's socket. Dropping it (normally or while unwinding from a panic) first
+/// withdraws the descriptor from the JS thread, then closes it.
+struct TaskStream {
+    stream: Stream,
+    conn: Arc<Conn>,
+}
+
+impl Drop for TaskStream {
+    fn drop(&mut self) {
+        lock(&self.conn.st).fd = None;
+    }
+}
+
+impl std::ops::Deref for TaskStream {
+    type Target = Stream;
+    fn deref(&self) -> &Stream {
+        &self.stream
+    }
+}
+
+async fn run(conn: Arc<Conn>, stream: Stream) {
+    let stream = TaskStream {
+        stream,
+        conn: conn.clone(),
+    };
+    let sh = conn.shared.clone();
+    let idle = sh.opts.idle_timeout;
+    let mut rbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    let mut rpos = 0usize;
+    let mut wbuf: Vec<u8> = Vec::new();
+    let mut wpos = 0usize;
+    let mut last_activity = Instant::now();
+    let mut linger: Option<Instant> = None;
+    let mut shut = false;
+    // why the loop ended, for the connection-lost path
+    let mut lost: Option<AbortReason> = None;
+    lock(&conn.st).fd = Some(stream.raw_fd());
+
+    'main: loop {
+        // A: take new output, decide whether to read, find the next deadline
+        let (want_read, params_deadline) = {
+            let mut guard = lock(&conn.st);
+            let st = &mut *guard;
+            if let Some(reason) = st.destroy.take() {
+                conn.abort_all(st, reason);
+                break 'main;
+            }
+            if wpos == wbuf.len() && !st.out.is_empty() {
+                wbuf.clear();
+                wpos = 0;
+                std::mem::swap(&mut wbuf, &mut st.out);
+                if st.out.capacity() > HIGH_WATER * 2 {
+                    st.out = Vec::new();
+                }
+            }
+            st.inflight = wbuf.len() - wpos;
+            if linger.is_none() && st.reqs.is_empty() && (st.close_when_idle || st.draining) {
+                linger = Some(Instant::now() + LINGER);
+            }
+            conn.maybe_drain(st);
+            let want_read = linger.is_some()
+                || (st.paused == 0
+                    && st.early_bytes < EARLY_BUDGET
+                    && conn.queued.load(Ordering::Acquire) < READ_BUDGET);
+            let pd = st.reqs.iter().filter_map(|r| r.params_deadline).min();
+            (want_read, pd)
+        };
+
+        // B: write what the socket takes now
+        if wpos < wbuf.len() {
+            loop {
+                match stream.try_write(&wbuf[wpos..]) {
+                    Ok(n) => {
+                        wpos += n;
+                        sh.stats
+                            .bytes_written
+                            .fetch_add(n as u64, Ordering::Relaxed);
+                        last_activity = Instant::now();
+                        if wpos == wbuf.len() {
+                            if wbuf.capacity() > HIGH_WATER * 2 {
+                                wbuf = Vec::new();
+                            }
+                            wbuf.clear();
+                            wpos = 0;
+                            continue 'main; // more output may have come meanwhile
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        if linger.is_none() {
+                            sh.log(
+                                Level::Info,
+                                &format!("connection error: write {}", os_code(&e)),
+                            );
+                        }
+                        lost = Some(AbortReason::ConnectionLost);
+                        break 'main;
+                    }
+                }
+            }
+        }
+        if linger.is_some() && !shut && wpos == wbuf.len() {
+            stream.shutdown_write();
+            shut = true;
+        }
+
+        // C: wait for the socket, the JS thread, or a deadline
+        let mut interest: Option<Interest> = None;
+        if want_read {
+            interest = Some(Interest::READABLE);
+        }
+        if wpos < wbuf.len() {
+            interest = Some(match interest {
+                Some(i) => i | Interest::WRITABLE,
+                None => Interest::WRITABLE,
+            });
+        }
+        let deadline = match linger {
+            Some(l) => l,
+            None => {
+                let idle_at = last_activity + idle;
+                params_deadline.map_or(idle_at, |p| p.min(idle_at))
+            }
+        };
+        let ready = tokio::select! {
+            r = stream.ready(interest.unwrap_or(Interest::READABLE)), if interest.is_some() => Some(r),
+            _ = conn.wake.notified() => None,
+            _ = tokio::time::sleep_until(deadline) => {
+                let now = Instant::now();
+                if linger.is_some() {
+                    break 'main; // lingered long enough
+                }
+                let mut guard = lock(&conn.st);
+                let st = &mut *guard;
+                if let Some(t) = st.js_wrote.take() {
+                    last_activity = last_activity.max(t);
+                }
+                if let Some(id) = st
+                    .reqs
+                    .iter()
+                    .find(|r| r.params_deadline.is_some_and(|d| d <= now))
+                    .map(|r| r.id)
+                {
+                    sh.log(
+                        Level::Warn,
+                        &format!(
+                            "request {id}: params not complete after {} ms, closing the connection",
+                            sh.opts.params_timeout.as_millis()
+                        ),
+                    );
+                    Stats::inc(&sh.stats.errors);
+                    conn.abort_all(st, AbortReason::ConnectionClosed);
+                    break 'main;
+                }
+                if now >= last_activity + idle {
+                    if st.reqs.is_empty() {
+                        sh.log(
+                            Level::Info,
+                            &format!("idle connection closed after {} ms", idle.as_millis()),
+                        );
+                        linger = Some(now + LINGER);
+                    } else {
+                        last_activity = now;
+                    }
+                }
+                None
+            }
+        };
+        let Some(ready) = ready else { continue };
+        let ready = match ready {
+            Ok(r) => r,
+            Err(e) => {
+                if linger.is_none() {
+                    sh.log(Level::Info, &format!("connection error: {}", os_code(&e)));
+                }
+                lost = Some(AbortReason::ConnectionLost);
+                break 'main;
+            }
+        };
+        if !(want_read && (ready.is_readable() || ready.is_read_closed())) {
+            continue; // writable: B writes on the next turn
+        }
+        if rbuf.capacity() - rbuf.len() < READ_CHUNK / 2 {
+            if rpos > 0 {
+                rbuf.drain(..rpos);
+                rpos = 0;
+            }
+            rbuf.reserve(READ_CHUNK);
+        }
+        match stream.try_read_buf(&mut rbuf) {
+            Ok(0) => {
+                if linger.is_none() {
+                    if rpos < rbuf.len() {
+                        sh.log(Level::Info, "connection closed in the middle of a record");
+                    }
+                    let mut st = lock(&conn.st);
+                    conn.abort_all(&mut st, AbortReason::ConnectionClosed);
+                }
+                break 'main;
+            }
+            Ok(n) => {
+                sh.stats.bytes_read.fetch_add(n as u64, Ordering::Relaxed);
+                last_activity = Instant::now();
+                if linger.is_some() {
+                    rbuf.clear();
+                    rpos = 0;
+                    continue;
+                }
+                let mut guard = lock(&conn.st);
+                match conn.process(&mut guard, &rbuf[rpos..]) {
+                    Ok(consumed) => {
+                        rpos += consumed;
+                        if rpos == rbuf.len() {
+                            rbuf.clear();
+                            rpos = 0;
+                        }
+                    }
+                    Err(Fatal::Close) => {
+                        // best effort: what was answered before the bad record goes out
+                        let st = &mut *guard;
+                        if wpos < wbuf.len() {
+                            let _ = stream.try_write(&wbuf[wpos..]);
+                        } else if !st.out.is_empty() {
+                            let _ = stream.try_write(&st.out);
+                        }
+                        break 'main;
+                    }
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                if linger.is_none() {
+                    sh.log(
+                        Level::Info,
+                        &format!("connection error: read {}", os_code(&e)),
+                    );
+                }
+                lost = Some(AbortReason::ConnectionLost);
+                break 'main;
+            }
+        }
+    }
+
+    {
+        let mut guard = lock(&conn.st);
+        let st = &mut *guard;
+        conn.abort_all(st, lost.unwrap_or(AbortReason::ConnectionLost));
+        st.closed = true;
+        st.fd = None; // before the socket closes: no more writes from the JS thread (TaskStream)
+        for handle in std::mem::take(&mut st.drain_waiters) {
+            sh.emit(EV_DRAIN, 0, handle, &[]);
+        }
+    }
+    drop(stream);
+    sh.conn_closed(conn.id);
+}

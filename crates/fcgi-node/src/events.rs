@@ -1,0 +1,186 @@
+//! The one queue from Tokio to JavaScript.
+//!
+//! Rust pushes events (new request, body chunk, abort, drain, log line, closed) into a
+//! batch; the first push after JavaScript took the previous batch wakes JavaScript through
+//! the server's single threadsafe function. On the JS thread the whole batch becomes ONE
+//! Buffer: the payload bytes, then a table of `u32` quadruples
+//! `[kind | arg << 8, handle, offset, length]`, then the number of events.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::conn::Conn;
+
+/// A request's params arrived: arg = role << 16 | FastCGI id, payload = the raw pairs.
+pub const EV_REQUEST: u32 = 1;
+/// A stdin chunk (payload).
+pub const EV_STDIN: u32 = 2;
+pub const EV_STDIN_END: u32 = 3;
+/// A FCGI_DATA chunk (payload).
+pub const EV_DATA: u32 = 4;
+pub const EV_DATA_END: u32 = 5;
+/// The request is gone: arg = reason code (see `AbortReason`).
+pub const EV_ABORT: u32 = 6;
+/// The connection's write buffer has room again.
+pub const EV_DRAIN: u32 = 7;
+/// A log line: arg = level (0 info, 1 warn, 2 error), payload = the message.
+pub const EV_LOG: u32 = 8;
+/// The server closed: every connection is gone.
+pub const EV_CLOSED: u32 = 9;
+
+/// Why a request's signal aborts; JavaScript turns the code into the same message the js
+/// engine uses (`request aborted: <why>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AbortReason {
+    AbortRecord = 0,
+    ConnectionClosed = 1,
+    ConnectionLost = 2,
+    BodyTooLarge = 3,
+}
+
+#[derive(Clone, Copy)]
+pub enum Level {
+    Info = 0,
+    Warn = 1,
+    Error = 2,
+}
+
+/// Stdin bytes of one connection that sit in the queue, not yet taken by JavaScript.
+pub struct Credit {
+    pub conn: Arc<Conn>,
+    pub bytes: usize,
+}
+
+#[derive(Default)]
+pub struct Batch {
+    pub data: Vec<u8>,
+    pub meta: Vec<u32>,
+    pub credits: Vec<Credit>,
+    /// A wake-up is on its way to JavaScript; further pushes need not send another.
+    scheduled: bool,
+}
+
+#[derive(Default)]
+pub struct Events {
+    batch: Mutex<Batch>,
+    /// How many wake-ups were sent (for measurements).
+    pub wakeups: AtomicUsize,
+}
+
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding a lock must not take every later caller down with it: the
+    // state behind our locks stays consistent between statements, so use it as is.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Events {
+    /// Appends one event; returns true when the caller must wake JavaScript.
+    pub fn push(&self, kind: u32, arg: u32, handle: u32, payload: &[u8]) -> bool {
+        let mut b = lock(&self.batch);
+        let off = b.data.len() as u32;
+        b.data.extend_from_slice(payload);
+        b.meta
+            .extend_from_slice(&[kind | (arg << 8), handle, off, payload.len() as u32]);
+        !std::mem::replace(&mut b.scheduled, true)
+    }
+
+    /// If the last queued event is `handle`'s request, sets `bit` in its arg (e.g. "stdin
+    /// already ended") and returns true: one event less for the most common GET.
+    pub fn mark_last_request(&self, handle: u32, bit: u32) -> bool {
+        let mut b = lock(&self.batch);
+        let n = b.meta.len();
+        if n >= 4 && b.meta[n - 4] & 0xff == EV_REQUEST && b.meta[n - 3] == handle {
+            b.meta[n - 4] |= bit << 8;
+            return true;
+        }
+        false
+    }
+
+    /// Like `push`, for a body chunk whose bytes count against the connection's read budget.
+    pub fn push_chunk(&self, kind: u32, handle: u32, payload: &[u8], conn: &Arc<Conn>) -> bool {
+        let mut b = lock(&self.batch);
+        let off = b.data.len() as u32;
+        b.data.extend_from_slice(payload);
+        b.meta
+            .extend_from_slice(&[kind, handle, off, payload.len() as u32]);
+        match b.credits.last_mut() {
+            Some(c) if Arc::ptr_eq(&c.conn, conn) => c.bytes += payload.len(),
+            _ => b.credits.push(Credit {
+                conn: conn.clone(),
+                bytes: payload.len(),
+            }),
+        }
+        !std::mem::replace(&mut b.scheduled, true)
+    }
+
+    /// Takes the whole batch (JS thread), encoded as one buffer; the read budgets of the
+    /// connections whose chunks it carries are given back.
+    pub fn take(&self) -> Vec<u8> {
+        let (mut data, meta, credits) = {
+            let mut b = lock(&self.batch);
+            b.scheduled = false;
+            let cap = (b.data.capacity()).min(1 << 16);
+            (
+                std::mem::replace(&mut b.data, Vec::with_capacity(cap)),
+                std::mem::take(&mut b.meta),
+                std::mem::take(&mut b.credits),
+            )
+        };
+        let n = meta.len() / 4;
+        data.reserve(3 + meta.len() * 4 + 4);
+        while data.len() % 4 != 0 {
+            data.push(0);
+        }
+        for v in &meta {
+            data.extend_from_slice(&v.to_le_bytes());
+        }
+        data.extend_from_slice(&(n as u32).to_le_bytes());
+        for c in credits {
+            c.conn.credit(c.bytes);
+        }
+        self.wakeups.fetch_add(1, Ordering::Relaxed);
+        data
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn u32_at(b: &[u8], off: usize) -> u32 {
+        u32::from_le_bytes(b[off..off + 4].try_into().unwrap())
+    }
+
+    #[test]
+    fn a_batch_is_payloads_then_a_table_then_the_count() {
+        let ev = Events::default();
+        assert!(
+            ev.push(EV_REQUEST, (1 << 16) | 7, 42, b"abc"),
+            "first push wakes"
+        );
+        assert!(
+            !ev.push(EV_STDIN_END, 0, 42, &[]),
+            "later pushes ride along"
+        );
+        let b = ev.take();
+        let n = u32_at(&b, b.len() - 4) as usize;
+        assert_eq!(n, 2);
+        let meta = b.len() - 4 - n * 16;
+        assert_eq!(meta % 4, 0);
+        assert_eq!(&b[..3], b"abc");
+        assert_eq!(u32_at(&b, meta), EV_REQUEST | (((1 << 16) | 7) << 8));
+        assert_eq!(u32_at(&b, meta + 4), 42);
+        assert_eq!((u32_at(&b, meta + 8), u32_at(&b, meta + 12)), (0, 3));
+        assert_eq!(u32_at(&b, meta + 16), EV_STDIN_END);
+        assert!(
+            ev.push(EV_LOG, 1, 0, b"x"),
+            "after take, the next push wakes again"
+        );
+    }
+
+    #[test]
+    fn an_empty_take_says_zero_events() {
+        let b = Events::default().take();
+        assert_eq!(b, 0u32.to_le_bytes());
+    }
+}

@@ -1,0 +1,297 @@
+//! The native engine of `fcgi`: a Tokio runtime owns the listeners and connections and
+//! speaks FastCGI through `fcgi-proto`; JavaScript only sees requests and answers them.
+//!
+//! The boundary (see DESIGN.md, "Native engine: where the speed comes from"):
+//! - Rust → JS: ONE threadsafe function per server. Events are queued (`events.rs`) and
+//!   JavaScript is woken once per batch, receiving the whole batch as one Buffer.
+//! - JS → Rust: one synchronous call per response part (`NativeServer.send`), which
+//!   encodes STDOUT records straight into the connection's write buffer and returns false
+//!   under backpressure; a drain event comes back through the queue.
+
+#![deny(clippy::all)]
+
+mod conn;
+mod events;
+mod server;
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
+use napi::JsString;
+use napi_derive::napi;
+use tokio::runtime::Runtime;
+
+use crate::events::{lock, Events};
+use crate::server::{BoundAddress, Opts, Shared};
+
+static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+
+/// The process-wide Tokio runtime: FCGI_NATIVE_THREADS worker threads (default: 2, or 1
+/// on a one-core machine; measured on 2 cores, 2 workers beat 1 by ~10 % on hello world).
+pub(crate) fn runtime() -> &'static Runtime {
+    RUNTIME.get_or_init(|| {
+        let threads = std::env::var("FCGI_NATIVE_THREADS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(2)));
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("fcgi-io")
+            .enable_all()
+            .build()
+            .expect("cannot start the Tokio runtime")
+    })
+}
+
+#[napi(object)]
+pub struct NativeOptions {
+    /// 'unix' | 'tcp' | 'fd'
+    pub kind: String,
+    pub path: Option<String>,
+    pub host: Option<String>,
+    pub port: Option<u32>,
+    pub fd: Option<i32>,
+    pub max_conns: f64,
+    pub max_reqs: f64,
+    pub max_params_bytes: f64,
+    pub max_params: f64,
+    /// Infinity: unlimited.
+    pub max_body_bytes: f64,
+    pub params_timeout: f64,
+    pub idle_timeout: f64,
+    pub allowed_addresses: Vec<String>,
+    /// The complete CGI answers (head and body) for 431 and 413, encoded by the API layer.
+    pub params_too_large: Buffer,
+    pub body_too_large: Buffer,
+}
+
+#[napi(object)]
+pub struct NativeAddress {
+    /// 'unix' | 'tcp'
+    pub kind: String,
+    pub path: Option<String>,
+    pub host: Option<String>,
+    pub port: Option<u32>,
+}
+
+#[napi(object)]
+pub struct NativeStats {
+    pub connections: f64,
+    pub connections_total: f64,
+    pub requests_active: f64,
+    pub requests_total: f64,
+    pub errors: f64,
+    pub aborts: f64,
+    pub bytes_read: f64,
+    pub bytes_written: f64,
+    /// Times JavaScript was woken with a batch (not part of ServerStats).
+    pub wakeups: f64,
+}
+
+fn count(v: f64) -> usize {
+    if v.is_finite() && v >= 0.0 {
+        v as usize
+    } else if v > 0.0 {
+        usize::MAX / 4
+    } else {
+        0
+    }
+}
+
+fn millis(v: f64) -> Duration {
+    // far beyond any real timeout, and far from Instant overflow
+    const MAX_MS: f64 = 1e11;
+    Duration::from_millis(if v.is_finite() {
+        v.clamp(0.0, MAX_MS)
+    } else {
+        MAX_MS
+    } as u64)
+}
+
+/// One listening server of the native engine.
+#[napi]
+pub struct NativeServer {
+    shared: Arc<Shared>,
+    kind: String,
+    path: Option<String>,
+    host: Option<String>,
+    port: Option<u32>,
+}
+
+#[napi]
+impl NativeServer {
+    /// Opens the listener and starts accepting. `on_batch(buffer)` runs on the JS thread
+    /// once per batch of events. Listen errors are thrown as `CODE|message`.
+    #[napi(constructor, catch_unwind)]
+    pub fn new(options: NativeOptions, on_batch: Function<Buffer, ()>) -> Result<Self> {
+        let events = Arc::new(Events::default());
+        let taker = events.clone();
+        let tsfn = on_batch
+            .build_threadsafe_function::<()>()
+            .callee_handled::<false>()
+            .build_callback(move |_ctx| Ok(Buffer::from(taker.take())))?;
+        let opts = Opts {
+            max_conns: count(options.max_conns),
+            max_reqs: count(options.max_reqs),
+            max_params_bytes: count(options.max_params_bytes),
+            max_params: count(options.max_params),
+            max_body_bytes: if options.max_body_bytes.is_finite() {
+                options.max_body_bytes.max(0.0) as u64
+            } else {
+                u64::MAX
+            },
+            params_timeout: millis(options.params_timeout),
+            idle_timeout: millis(options.idle_timeout),
+            allowed: options.allowed_addresses,
+            params_too_large: options.params_too_large.to_vec(),
+            body_too_large: options.body_too_large.to_vec(),
+        };
+        let shared = Arc::new(Shared::new(opts, events));
+        let rt = runtime();
+        let _enter = rt.enter();
+        let (listener, address) = server::bind(
+            &options.kind,
+            options.path.as_deref(),
+            options.host.as_deref(),
+            options.port.unwrap_or(0).min(65535) as u16,
+            options.fd.unwrap_or(-1),
+        )
+        .map_err(|e| Error::new(Status::GenericFailure, format!("{}|{}", e.code, e.message)))?;
+        *shared.waker.write().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(move || {
+            tsfn.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        }));
+        rt.spawn(server::accept_loop(shared.clone(), listener));
+        let (kind, path, host, port) = match address {
+            BoundAddress::Unix(p) => ("unix".to_string(), Some(p), None, None),
+            BoundAddress::Tcp(h, p) => ("tcp".to_string(), None, Some(h), Some(p as u32)),
+        };
+        Ok(Self {
+            shared,
+            kind,
+            path,
+            host,
+            port,
+        })
+    }
+
+    #[napi(getter)]
+    pub fn address(&self) -> NativeAddress {
+        NativeAddress {
+            kind: self.kind.clone(),
+            path: self.path.clone(),
+            host: self.host.clone(),
+            port: self.port,
+        }
+    }
+
+    /// One part of a response: `head` is the CGI head as latin1 text (first call only),
+    /// `body` a chunk, `end` ends the request. Returns false when the caller should wait
+    /// for the drain event. A handle that is no longer active is ignored (returns true).
+    #[napi(catch_unwind)]
+    pub fn send(
+        &self,
+        handle: u32,
+        head: Option<JsString>,
+        body: Option<BufferSlice>,
+        end: bool,
+    ) -> Result<bool> {
+        let Some((conn, id)) = self.lookup(handle) else {
+            return Ok(true);
+        };
+        let head = match head {
+            Some(h) => Some(h.into_latin1()?),
+            None => None,
+        };
+        let head_bytes = head.as_ref().map(|h| h.as_slice());
+        let body_bytes = body.as_ref().map(|b| &b[..]);
+        Ok(conn.send(handle, id, head_bytes, body_bytes, end))
+    }
+
+    /// Wake the connections that `send`, `stderr` or `cut` gave output since the last
+    /// flush. JavaScript calls it once per batch of responses (a microtask).
+    #[napi(catch_unwind)]
+    pub fn flush(&self) {
+        let dirty = std::mem::take(&mut *lock(&self.shared.dirty));
+        for conn in dirty {
+            conn.flush();
+        }
+    }
+
+    /// FCGI_STDERR for a request.
+    #[napi(catch_unwind)]
+    pub fn stderr(&self, handle: u32, chunk: BufferSlice) {
+        if let Some((conn, id)) = self.lookup(handle) {
+            conn.stderr(handle, id, &chunk);
+        }
+    }
+
+    /// Cut a response after a handler error: END_REQUEST with appStatus 1.
+    #[napi(catch_unwind)]
+    pub fn cut(&self, handle: u32) {
+        if let Some((conn, id)) = self.lookup(handle) {
+            conn.cut(handle, id);
+        }
+    }
+
+    /// Stop reading the request's connection until `resume` (its BodyStream is full).
+    #[napi(catch_unwind)]
+    pub fn pause(&self, handle: u32) {
+        if let Some((conn, id)) = self.lookup(handle) {
+            conn.pause(handle, id);
+        }
+    }
+
+    #[napi(catch_unwind)]
+    pub fn resume(&self, handle: u32) {
+        if let Some((conn, id)) = self.lookup(handle) {
+            conn.resume(handle, id);
+        }
+    }
+
+    /// Graceful close: stop accepting, let connections finish, force them closed after
+    /// `timeout` ms. The `closed` event (kind 9) comes through `on_batch`.
+    #[napi(catch_unwind)]
+    pub fn close(&self, timeout: f64) {
+        self.shared.close(millis(timeout));
+    }
+
+    /// After the closed event: release the threadsafe function so Node can exit.
+    #[napi(catch_unwind)]
+    pub fn release(&self) {
+        let w = self
+            .shared
+            .waker
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        drop(w);
+    }
+
+    #[napi(catch_unwind)]
+    pub fn stats(&self) -> NativeStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        let s = &self.shared.stats;
+        NativeStats {
+            connections: s.connections.load(Relaxed) as f64,
+            connections_total: s.connections_total.load(Relaxed) as f64,
+            requests_active: s.requests_active.load(Relaxed) as f64,
+            requests_total: s.requests_total.load(Relaxed) as f64,
+            errors: s.errors.load(Relaxed) as f64,
+            aborts: s.aborts.load(Relaxed) as f64,
+            bytes_read: s.bytes_read.load(Relaxed) as f64,
+            bytes_written: s.bytes_written.load(Relaxed) as f64,
+            wakeups: self.shared.events.wakeups.load(Relaxed) as f64,
+        }
+    }
+}
+
+impl NativeServer {
+    fn lookup(&self, handle: u32) -> Option<(Arc<conn::Conn>, u16)> {
+        lock(&self.shared.handles)
+            .get(&handle)
+            .map(|(c, id)| (c.clone(), *id))
+    }
+}

@@ -1,0 +1,398 @@
+// The native engine's JavaScript half: turns the batches of events the Rust core pushes
+// (crates/fcgi-node/src/events.rs) into Exchanges, and answers through one synchronous
+// native call per response part. Observable behaviour is the js engine's.
+import { BodyStream } from '../../body.ts'
+import type { Engine, EngineServer, Exchange, ExchangeHandler, ResolvedOptions, ResponseHead, ResponseSink } from '../../engine.ts'
+import { decodePairs } from '../../fastcgi/codec.ts'
+import { cgiErrorResponse, statusLine } from '../../fastcgi/head.ts'
+import type { Address, Logger, Role, ServerStats } from '../../types.ts'
+
+/** The surface of crates/fcgi-node (see binding/index.d.cts). */
+export interface NativeBinding {
+  NativeServer: new (options: NativeOptions, onBatch: (batch: Buffer) => void) => NativeServerHandle
+}
+
+interface NativeOptions {
+  kind: string
+  path?: string
+  host?: string
+  port?: number
+  fd?: number
+  maxConns: number
+  maxReqs: number
+  maxParamsBytes: number
+  maxParams: number
+  maxBodyBytes: number
+  paramsTimeout: number
+  idleTimeout: number
+  allowedAddresses: string[]
+  paramsTooLarge: Buffer
+  bodyTooLarge: Buffer
+}
+
+export interface NativeServerHandle {
+  readonly address: { kind: string; path?: string; host?: string; port?: number }
+  send(handle: number, head: string | null, body: Uint8Array | null, end: boolean): boolean
+  stderr(handle: number, chunk: Uint8Array): void
+  cut(handle: number): void
+  pause(handle: number): void
+  resume(handle: number): void
+  close(timeout: number): void
+  release(): void
+  flush(): void
+  stats(): ServerStats & { wakeups: number }
+}
+
+// event kinds (events.rs)
+const EV_REQUEST = 1
+const EV_STDIN = 2
+const EV_STDIN_END = 3
+const EV_DATA = 4
+const EV_DATA_END = 5
+const EV_ABORT = 6
+const EV_DRAIN = 7
+const EV_LOG = 8
+const EV_CLOSED = 9
+
+const ROLES: Role[] = ['responder', 'responder', 'authorizer', 'filter']
+const ABORT_REASONS = ['FCGI_ABORT_REQUEST', 'connection closed', 'connection lost', 'body larger than maxBodyBytes']
+const LEVELS = ['info', 'warn', 'error'] as const
+const EMPTY = Buffer.alloc(0)
+
+/** The CGI head as one latin1 string; Rust copies it straight into the write buffer. */
+function headText(head: ResponseHead): string {
+  let s = `Status: ${statusLine(head.status)}\r\n`
+  for (const [name, value] of head.headers) s += `${name}: ${value}\r\n`
+  return s + '\r\n'
+}
+
+/** Params whose bytes are all ASCII: one latin1 string for the whole buffer, names and values
+ * sliced from it (what decodePairs returns, without a native call per string). */
+function decodeAsciiPairs(buf: Buffer): Record<string, string> {
+  const s = buf.latin1Slice(0, buf.length)
+  const out: Record<string, string> = {}
+  const end = buf.length
+  let off = 0
+  while (off < end) {
+    let nlen = buf[off]
+    if (nlen < 128) off += 1
+    else {
+      nlen = ((nlen & 0x7f) * 0x1000000 + (buf[off + 1] << 16) + (buf[off + 2] << 8) + buf[off + 3])
+      off += 4
+    }
+    let vlen = buf[off]
+    if (vlen < 128) off += 1
+    else {
+      vlen = ((vlen & 0x7f) * 0x1000000 + (buf[off + 1] << 16) + (buf[off + 2] << 8) + buf[off + 3])
+      off += 4
+    }
+    const name = s.slice(off, off + nlen)
+    off += nlen
+    const value = s.slice(off, off + vlen)
+    off += vlen
+    // a param named __proto__ must stay data, not replace the object's prototype
+    if (name === '__proto__') Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true })
+    else out[name] = value
+  }
+  return out
+}
+
+declare module 'node:buffer' {
+  interface Buffer {
+    latin1Slice(start: number, end: number): string
+  }
+}
+
+/** One request: the exchange handed to the API layer, and its response sink. */
+class NativeExchange implements Exchange, ResponseSink {
+  readonly protocol = 'fcgi' as const
+  readonly stdin = new BodyStream()
+  readonly data = new BodyStream()
+  /** Created on first use: an AbortController costs more than the rest of a request. */
+  private controller: AbortController | null = null
+  private abortReason: Error | null = null
+  /** The request is over for the engine (ended, cut or aborted): further sends go nowhere. */
+  done = false
+  private paused = false
+  private needDrain = false
+  private drainWaiters: (() => void)[] | null = null
+  private decoded: Record<string, string> | null = null
+
+  constructor(
+    private readonly host: ServerHost,
+    readonly handle: number,
+    readonly role: Role,
+    readonly id: number,
+    private raw: Buffer,
+    private readonly ascii: boolean,
+  ) {
+    if (role !== 'filter') this.data.end()
+    if (role === 'authorizer') this.stdin.end()
+  }
+
+  get sink(): ResponseSink {
+    return this
+  }
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController()
+      if (this.abortReason) this.controller.abort(this.abortReason)
+    }
+    return this.controller.signal
+  }
+
+  private abortSignal(err: Error): void {
+    this.abortReason ??= err
+    this.controller?.abort(err)
+  }
+
+  get params(): Record<string, string> {
+    if (this.decoded) return this.decoded
+    // validated by the Rust side: no truncated pair, not over maxParams
+    if (this.ascii) this.decoded = decodeAsciiPairs(this.raw)
+    else {
+      const pairs = decodePairs(this.raw)
+      this.decoded = pairs === 'limit' ? {} : pairs
+    }
+    this.raw = EMPTY
+    return this.decoded
+  }
+
+  // ---- engine side ----
+
+  push(stream: BodyStream, chunk: Buffer): void {
+    if (!stream.push(chunk) && !this.paused && !this.done) {
+      this.paused = true
+      this.host.native.pause(this.handle)
+      stream.onDrain = () => {
+        if (!this.paused) return
+        this.paused = false
+        this.host.native.resume(this.handle)
+      }
+    }
+  }
+
+  /** The Rust side ended the request (abort record, body limit, connection gone). */
+  aborted(why: string): void {
+    if (this.done) return
+    this.done = true
+    this.host.requests.delete(this.handle)
+    const err = new Error(`request aborted: ${why}`)
+    this.abortSignal(err)
+    this.stdin.fail(err)
+    this.data.fail(err)
+    this.stdin.discard()
+    this.data.discard()
+    this.wakeDrain()
+  }
+
+  wakeDrain(): void {
+    this.needDrain = false
+    const waiters = this.drainWaiters
+    this.drainWaiters = null
+    if (waiters) for (const w of waiters) w()
+  }
+
+  private over(): void {
+    this.done = true
+    this.host.requests.delete(this.handle)
+    this.stdin.discard() // the rest of the body, if any comes, is dropped
+    this.data.discard()
+    this.wakeDrain()
+  }
+
+  // ---- ResponseSink ----
+
+  send(head: ResponseHead | null, body: Uint8Array | null, end: boolean): boolean {
+    if (this.done) return true // aborted or cut: the response goes nowhere
+    const ok = this.host.native.send(this.handle, head ? headText(head) : null, body, end)
+    this.host.scheduleFlush()
+    if (end) this.over()
+    else if (!ok) this.needDrain = true
+    return ok
+  }
+
+  drain(): Promise<void> {
+    if (!this.needDrain || this.done) return Promise.resolve()
+    return new Promise((resolve) => (this.drainWaiters ??= []).push(resolve))
+  }
+
+  stderr(chunk: Uint8Array): void {
+    if (this.done || chunk.length === 0) return
+    this.host.native.stderr(this.handle, chunk)
+    this.host.scheduleFlush()
+  }
+
+  abort(): void {
+    if (this.done) return
+    const err = new Error('request aborted: response cut after a handler error')
+    this.abortSignal(err)
+    this.stdin.fail(err)
+    this.data.fail(err)
+    this.host.native.cut(this.handle)
+    this.host.scheduleFlush()
+    this.over()
+  }
+}
+
+interface ServerHost {
+  native: NativeServerHandle
+  requests: Map<number, NativeExchange>
+  /** Output was queued: wake the connections once, after this wave of responses. */
+  scheduleFlush(): void
+}
+
+function nativeOptions(options: ResolvedOptions): NativeOptions {
+  const l = options.listen
+  return {
+    kind: l.type,
+    path: l.type === 'unix' ? l.path : undefined,
+    host: l.type === 'tcp' ? l.host : undefined,
+    port: l.type === 'tcp' ? l.port : undefined,
+    fd: l.type === 'fd' ? l.fd : undefined,
+    maxConns: options.maxConns,
+    maxReqs: options.maxReqs,
+    maxParamsBytes: options.maxParamsBytes,
+    maxParams: options.maxParams,
+    maxBodyBytes: options.maxBodyBytes,
+    paramsTimeout: options.paramsTimeout,
+    idleTimeout: options.idleTimeout,
+    allowedAddresses: options.allowedAddresses,
+    paramsTooLarge: cgiErrorResponse(431),
+    bodyTooLarge: cgiErrorResponse(413),
+  }
+}
+
+/** Rust reports listen errors as `CODE|message`: rethrow them the way Node would. */
+function listenError(err: unknown): Error {
+  const msg = err instanceof Error ? err.message : String(err)
+  const bar = msg.indexOf('|')
+  if (bar < 0) return err instanceof Error ? err : new Error(msg)
+  return Object.assign(new Error(msg.slice(bar + 1)), { code: msg.slice(0, bar) })
+}
+
+function serveFcgiNative(binding: NativeBinding, options: ResolvedOptions, onExchange: ExchangeHandler): EngineServer {
+  const logger: Logger = options.logger
+  const requests = new Map<number, NativeExchange>()
+  let closed: (() => void) | null = null
+  let closedPromise: Promise<void> | null = null
+  let host: ServerHost
+
+  const onBatch = (batch: Buffer): void => {
+    const len = batch.length
+    if (len < 4) return
+    const n = batch.readUInt32LE(len - 4)
+    if (n === 0) return
+    const metaOff = len - 4 - n * 16
+    const meta =
+      (batch.byteOffset + metaOff) % 4 === 0
+        ? new Uint32Array(batch.buffer, batch.byteOffset + metaOff, n * 4)
+        : new Uint32Array(Uint8Array.prototype.slice.call(batch, metaOff, len - 4).buffer)
+    for (let i = 0; i < n * 4; i += 4) {
+      const word = meta[i]
+      const kind = word & 0xff
+      const arg = word >>> 8
+      const handle = meta[i + 1]
+      const off = meta[i + 2]
+      const size = meta[i + 3]
+      try {
+        switch (kind) {
+          case EV_REQUEST: {
+            const role = ROLES[(arg >>> 16) & 3] ?? 'responder'
+            const ex = new NativeExchange(host, handle, role, arg & 0xffff, batch.subarray(off, off + size), (arg & 0x40000) !== 0)
+            if (arg & 0x80000) ex.stdin.end() // the empty STDIN came in the same batch
+            requests.set(handle, ex)
+            onExchange(ex)
+            break
+          }
+          case EV_STDIN:
+          case EV_DATA: {
+            const ex = requests.get(handle)
+            if (ex) ex.push(kind === EV_STDIN ? ex.stdin : ex.data, batch.subarray(off, off + size))
+            break
+          }
+          case EV_STDIN_END:
+            requests.get(handle)?.stdin.end()
+            break
+          case EV_DATA_END:
+            requests.get(handle)?.data.end()
+            break
+          case EV_ABORT:
+            requests.get(handle)?.aborted(ABORT_REASONS[arg] ?? 'connection lost')
+            break
+          case EV_DRAIN:
+            requests.get(handle)?.wakeDrain()
+            break
+          case EV_LOG:
+            logger(LEVELS[arg] ?? 'info', batch.toString('utf8', off, off + size))
+            break
+          case EV_CLOSED:
+            host.native.release()
+            closed?.()
+            break
+        }
+      } catch (err) {
+        logger('error', `native engine: event ${kind} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)
+      }
+    }
+  }
+
+  let native: NativeServerHandle
+  try {
+    native = new binding.NativeServer(nativeOptions(options), onBatch)
+  } catch (err) {
+    throw listenError(err)
+  }
+  let flushQueued = false
+  const flush = () => {
+    flushQueued = false
+    native.flush()
+  }
+  host = {
+    native,
+    requests,
+    scheduleFlush: () => {
+      if (flushQueued) return
+      flushQueued = true
+      queueMicrotask(flush)
+    },
+  }
+  const a = native.address
+  const address: Address = a.kind === 'tcp' ? { type: 'tcp', host: a.host ?? '', port: a.port ?? 0 } : { type: 'unix', path: a.path ?? '' }
+
+  return {
+    address,
+    stats: () => {
+      const s = native.stats()
+      return {
+        connections: s.connections,
+        connectionsTotal: s.connectionsTotal,
+        requestsActive: s.requestsActive,
+        requestsTotal: s.requestsTotal,
+        errors: s.errors,
+        aborts: s.aborts,
+        bytesRead: s.bytesRead,
+        bytesWritten: s.bytesWritten,
+      }
+    },
+    close: (timeout) => {
+      closedPromise ??= new Promise<void>((resolve) => {
+        closed = resolve
+        native.close(timeout)
+      })
+      return closedPromise
+    },
+  }
+}
+
+export function createNativeEngine(binding: NativeBinding): Engine {
+  return {
+    name: 'native',
+    protocols: ['fcgi'],
+    async serve(protocol, options, onExchange) {
+      if (protocol === 'fcgi') return serveFcgiNative(binding, options, onExchange)
+      throw new Error('serveHttp is not implemented by the native engine yet')
+    },
+  }
+}
