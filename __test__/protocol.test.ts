@@ -291,6 +291,24 @@ forEachEngine('FastCGI capacity', (engine) => {
     }
   })
 
+  test('an overloaded Authorizer is denied in its output too (lighttpd reads only that)', async () => {
+    const t = await startFcgi(engine, async (_req, res) => {
+      await new Promise((r) => setTimeout(r, 200))
+      res.end('slow')
+    }, { maxReqs: 1 })
+    try {
+      const c = new RawConnection(t.connectTo)
+      c.write(Buffer.concat([request(1), begin(2, { role: 2 })]))
+      await c.endOf(2)
+      assert.deepEqual(endRequest(c.records, 2), { appStatus: 0, protocolStatus: 2 })
+      assert.match(stdoutOf(c.records, 2), /^Status: 503 Service Unavailable\r\n/)
+      await c.endOf(1)
+      c.destroy()
+    } finally {
+      await t.close()
+    }
+  })
+
   test('FCGI_OVERLOADED on connections past maxConns', async () => {
     const t = await startFcgi(engine, (_req, res) => res.end('ok'), { maxConns: 1 })
     try {

@@ -17,7 +17,7 @@ mod replies;
 
 pub use config::ServerConfig;
 pub use event::{Event, Refusal, RequestState};
-pub use replies::PARAMS_TOO_LARGE_RESPONSE;
+pub use replies::{OVERLOADED_AUTHORIZER_RESPONSE, PARAMS_TOO_LARGE_RESPONSE};
 
 use crate::decoder::{decode_header, record_after_header, Decoded, Record, Step};
 use crate::encoder::{self, end_request, end_sequence, unknown_type};
@@ -192,6 +192,12 @@ impl ServerConnection {
         // "while maxReqs requests are active, or on a connection accepted past
         // maxConns: END_REQUEST(app 0, OVERLOADED)"
         if self.config.overloaded || self.active.len() >= self.config.max_reqs {
+            if role == Role::Authorizer {
+                // lighttpd ignores the protocol status of an Authorizer's answer and lets the
+                // request through unless the output carries a non-200 Status: deny explicitly.
+                encoder::stdout(out, id, OVERLOADED_AUTHORIZER_RESPONSE);
+                encoder::stream_end(out, RecordType::Stdout, id);
+            }
             end_request(out, id, 0, ProtocolStatus::Overloaded);
             return Event::Refused {
                 id,

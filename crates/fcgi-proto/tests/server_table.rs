@@ -6,7 +6,8 @@ mod common;
 use common::{begin, end_request_body, params, records, App, Ev, Harness};
 use fcgi_proto::record::{FCGI_MAX_CONNS, FCGI_MAX_REQS, FCGI_MPXS_CONNS};
 use fcgi_proto::{
-    encoder, ProtocolError, RecordType, Refusal, Role, ServerConfig, PARAMS_TOO_LARGE_RESPONSE,
+    encoder, ProtocolError, RecordType, Refusal, Role, ServerConfig,
+    OVERLOADED_AUTHORIZER_RESPONSE, PARAMS_TOO_LARGE_RESPONSE,
 };
 
 const GET: &[(&[u8], &[u8])] = &[(b"REQUEST_METHOD", b"GET"), (b"REQUEST_URI", b"/")];
@@ -232,6 +233,32 @@ fn connection_past_max_conns_is_overloaded() {
     // Refused, and the rest of the request is ignored as its id is free.
     assert_eq!(h.events, [Ev::Refused(9, Refusal::Overloaded, false)]);
     assert_eq!(h.out_records(), [end_record(9, 0, 2)]);
+}
+
+#[test]
+fn overloaded_authorizer_is_denied_in_its_output_too() {
+    let config = ServerConfig {
+        overloaded: true,
+        ..ServerConfig::default()
+    };
+    let mut h = Harness::new(config, App::Passive);
+    let mut input = Vec::new();
+    begin(&mut input, 4, 2, true);
+    h.push(&input);
+    assert_eq!(h.events, [Ev::Refused(4, Refusal::Overloaded, true)]);
+    // lighttpd reads only the output of an Authorizer: a 503 there, not just the status
+    assert_eq!(
+        h.out_records(),
+        [
+            (
+                RecordType::Stdout,
+                4,
+                OVERLOADED_AUTHORIZER_RESPONSE.to_vec()
+            ),
+            (RecordType::Stdout, 4, Vec::new()),
+            end_record(4, 0, 2)
+        ]
+    );
 }
 
 #[test]

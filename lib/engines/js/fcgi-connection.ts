@@ -130,7 +130,16 @@ export class FcgiConnection {
     else if (this.overloaded || this.requests.size >= this.host.options.maxReqs) status = ProtocolStatus.Overloaded
     if (status !== null) {
       this.host.stats.errors++
-      this.writeRecords((out) => pushRecord(out, Type.EndRequest, rec.id, endRequestBody(0, status)))
+      this.writeRecords((out) => {
+        // lighttpd ignores the protocol status of an Authorizer's answer and allows the request
+        // unless the answer carries a non-200 Status: refuse explicitly (lighttpd and Apache
+        // then answer the client 503).
+        if (role === 'authorizer') {
+          pushStream(out, Type.Stdout, rec.id, cgiErrorResponse(503))
+          pushRecord(out, Type.Stdout, rec.id, Buffer.alloc(0))
+        }
+        pushRecord(out, Type.EndRequest, rec.id, endRequestBody(0, status))
+      })
       if (!keepConn) this.closeWhenIdle = true
       this.maybeClose()
       return

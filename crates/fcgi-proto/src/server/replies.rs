@@ -16,6 +16,13 @@ Content-Type: text/plain; charset=utf-8\r\n\
 \r\n\
 Request Header Fields Too Large\n";
 
+/// STDOUT content sent to an Authorizer request refused with FCGI_OVERLOADED: the js engine's
+/// `cgiErrorResponse(503)`, so that a front end that reads only the output denies the request.
+pub const OVERLOADED_AUTHORIZER_RESPONSE: &[u8] = b"Status: 503 Service Unavailable\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+\r\n\
+Service Unavailable\n";
+
 /// "STDOUT `Status: 431` response + END_REQUEST(app 0, REQUEST_COMPLETE)".
 pub(super) fn params_too_large(out: &mut Vec<u8>, id: u16) {
     encoder::stdout(out, id, PARAMS_TOO_LARGE_RESPONSE);
