@@ -24,20 +24,20 @@ use crate::events::{
     lock, AbortReason, Level, EV_ABORT, EV_DATA, EV_DATA_END, EV_DRAIN, EV_REQUEST, EV_STDIN,
     EV_STDIN_END,
 };
-use crate::server::{Shared, Stats};
+use crate::server::{AnyConn, Shared, Stats};
 
 /// How long a closing connection keeps reading (and discarding) after its FIN.
-const LINGER: Duration = Duration::from_secs(2);
+pub(crate) const LINGER: Duration = Duration::from_secs(2);
 /// `send` answers false once this much output waits for the socket...
-const HIGH_WATER: usize = 1 << 20;
+pub(crate) const HIGH_WATER: usize = 1 << 20;
 /// ...and a drain event goes out once it is below this.
-const LOW_WATER: usize = 256 << 10;
+pub(crate) const LOW_WATER: usize = 256 << 10;
 /// Body bytes handed to JavaScript but not yet taken from the queue: past this the
 /// connection stops reading (the BodyStream's own limit applies once JS has them).
-const READ_BUDGET: usize = 8 << 20;
+pub(crate) const READ_BUDGET: usize = 8 << 20;
 /// Body bytes that arrived before their request's params ended, held here.
 const EARLY_BUDGET: usize = 8 << 20;
-const READ_CHUNK: usize = 128 << 10;
+pub(crate) const READ_CHUNK: usize = 128 << 10;
 /// Small bodies share the head's record (as the js engine does).
 const MERGE_BELOW: usize = 16384;
 
@@ -47,35 +47,43 @@ pub enum Stream {
 }
 
 impl Stream {
-    async fn ready(&self, interest: Interest) -> io::Result<Ready> {
+    pub(crate) async fn ready(&self, interest: Interest) -> io::Result<Ready> {
         match self {
             Stream::Tcp(s) => s.ready(interest).await,
             Stream::Unix(s) => s.ready(interest).await,
         }
     }
 
-    fn try_read_buf(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+    pub(crate) fn try_read_buf(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
         match self {
             Stream::Tcp(s) => s.try_read_buf(buf),
             Stream::Unix(s) => s.try_read_buf(buf),
         }
     }
 
-    fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+    pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Stream::Tcp(s) => s.try_write(buf),
             Stream::Unix(s) => s.try_write(buf),
         }
     }
 
-    fn raw_fd(&self) -> RawFd {
+    pub(crate) fn raw_fd(&self) -> RawFd {
         match self {
             Stream::Tcp(s) => s.as_raw_fd(),
             Stream::Unix(s) => s.as_raw_fd(),
         }
     }
 
-    fn shutdown_write(&self) {
+    /// Local and peer addresses (TCP only), for HTTP's CGI params.
+    pub(crate) fn addrs(&self) -> (Option<std::net::SocketAddr>, Option<std::net::SocketAddr>) {
+        match self {
+            Stream::Tcp(s) => (s.local_addr().ok(), s.peer_addr().ok()),
+            Stream::Unix(_) => (None, None),
+        }
+    }
+
+    pub(crate) fn shutdown_write(&self) {
         let sock = match self {
             Stream::Tcp(s) => socket2::SockRef::from(s),
             Stream::Unix(s) => socket2::SockRef::from(s),
@@ -234,7 +242,7 @@ impl Conn {
     /// batch of responses, not once per response).
     fn mark_dirty(self: &Arc<Self>) {
         if !self.dirty.swap(true, Ordering::AcqRel) {
-            lock(&self.shared.dirty).push(self.clone());
+            lock(&self.shared.dirty).push(AnyConn::Fcgi(self.clone()));
         }
     }
 
@@ -451,7 +459,11 @@ impl Conn {
             }
         } else {
             self.queued.fetch_add(chunk.len(), Ordering::AcqRel);
-            if self.shared.events.push_chunk(kind, handle, chunk, self) {
+            if self
+                .shared
+                .events
+                .push_chunk(kind, handle, chunk, self.id, || AnyConn::Fcgi(self.clone()))
+            {
                 self.shared.wake();
             }
         }
@@ -492,7 +504,7 @@ impl Conn {
                 info.handle = handle;
                 let role = info.role.as_u16() as u32;
                 let early = std::mem::take(&mut info.early);
-                lock(&sh.handles).insert(handle, (self.clone(), id));
+                lock(&sh.handles).insert(handle, (AnyConn::Fcgi(self.clone()), id));
                 Stats::inc(&sh.stats.requests_total);
                 Stats::inc(&sh.stats.requests_active);
                 // bit 18: every byte is ASCII, so JavaScript may decode names and values
@@ -510,7 +522,9 @@ impl Conn {
                         sh.emit(kind, 0, handle, &[]);
                     } else {
                         self.queued.fetch_add(chunk.len(), Ordering::AcqRel);
-                        if sh.events.push_chunk(kind, handle, &chunk, self) {
+                        if sh.events.push_chunk(kind, handle, &chunk, self.id, || {
+                            AnyConn::Fcgi(self.clone())
+                        }) {
                             sh.wake();
                         }
                     }
@@ -650,7 +664,7 @@ fn js_message(e: &ProtocolError) -> String {
     }
 }
 
-fn os_code(e: &io::Error) -> String {
+pub(crate) fn os_code(e: &io::Error) -> String {
     match e.raw_os_error() {
         Some(104) => "ECONNRESET".into(),
         Some(32) => "EPIPE".into(),

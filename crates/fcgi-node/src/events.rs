@@ -7,9 +7,9 @@
 //! `[kind | arg << 8, handle, offset, length]`, then the number of events.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 
-use crate::conn::Conn;
+use crate::server::AnyConn;
 
 /// A request's params arrived: arg = role << 16 | FastCGI id, payload = the raw pairs.
 pub const EV_REQUEST: u32 = 1;
@@ -47,7 +47,7 @@ pub enum Level {
 
 /// Stdin bytes of one connection that sit in the queue, not yet taken by JavaScript.
 pub struct Credit {
-    pub conn: Arc<Conn>,
+    pub conn: AnyConn,
     pub bytes: usize,
 }
 
@@ -96,17 +96,25 @@ impl Events {
         false
     }
 
-    /// Like `push`, for a body chunk whose bytes count against the connection's read budget.
-    pub fn push_chunk(&self, kind: u32, handle: u32, payload: &[u8], conn: &Arc<Conn>) -> bool {
+    /// Like `push`, for a body chunk whose bytes count against the read budget of connection
+    /// `conn_id`; `conn` makes its handle (only when the batch does not hold one yet).
+    pub fn push_chunk(
+        &self,
+        kind: u32,
+        handle: u32,
+        payload: &[u8],
+        conn_id: u64,
+        conn: impl FnOnce() -> AnyConn,
+    ) -> bool {
         let mut b = lock(&self.batch);
         let off = b.data.len() as u32;
         b.data.extend_from_slice(payload);
         b.meta
             .extend_from_slice(&[kind, handle, off, payload.len() as u32]);
         match b.credits.last_mut() {
-            Some(c) if Arc::ptr_eq(&c.conn, conn) => c.bytes += payload.len(),
+            Some(c) if c.conn.id() == conn_id => c.bytes += payload.len(),
             _ => b.credits.push(Credit {
-                conn: conn.clone(),
+                conn: conn(),
                 bytes: payload.len(),
             }),
         }

@@ -14,6 +14,7 @@ use tokio::sync::Notify;
 
 use crate::conn::{self, Conn, Stream};
 use crate::events::{lock, AbortReason, Events, Level, EV_CLOSED, EV_LOG};
+use crate::http_conn::{self, HttpConn};
 
 /// Connections past maxConns are still accepted (to answer FCGI_OVERLOADED) up to this many
 /// more; the js engine's OVERLOAD_SLACK.
@@ -22,6 +23,10 @@ const OVERLOAD_SLACK: usize = 1024;
 pub type Waker = Box<dyn Fn() + Send + Sync>;
 
 pub struct Opts {
+    /// Serve HTTP/1.1 (http_conn.rs) instead of FastCGI (conn.rs).
+    pub http: bool,
+    /// HTTP: the longest request-target (414).
+    pub max_url_bytes: usize,
     pub max_conns: usize,
     pub max_reqs: usize,
     pub max_params_bytes: usize,
@@ -57,17 +62,62 @@ impl Stats {
     }
 }
 
+/// A connection of either protocol, as the JS-facing calls and the server see it.
+#[derive(Clone)]
+pub enum AnyConn {
+    Fcgi(Arc<Conn>),
+    Http(Arc<HttpConn>),
+}
+
+impl AnyConn {
+    pub fn id(&self) -> u64 {
+        match self {
+            AnyConn::Fcgi(c) => c.id,
+            AnyConn::Http(c) => c.id,
+        }
+    }
+
+    /// JavaScript took `bytes` of this connection's body chunks off the queue.
+    pub fn credit(&self, bytes: usize) {
+        match self {
+            AnyConn::Fcgi(c) => c.credit(bytes),
+            AnyConn::Http(c) => c.credit(bytes),
+        }
+    }
+
+    pub fn flush(&self) {
+        match self {
+            AnyConn::Fcgi(c) => c.flush(),
+            AnyConn::Http(c) => c.flush(),
+        }
+    }
+
+    pub fn drain_for_close(&self) {
+        match self {
+            AnyConn::Fcgi(c) => c.drain_for_close(),
+            AnyConn::Http(c) => c.drain_for_close(),
+        }
+    }
+
+    pub fn destroy(&self, reason: AbortReason) {
+        match self {
+            AnyConn::Fcgi(c) => c.destroy(reason),
+            AnyConn::Http(c) => c.destroy(reason),
+        }
+    }
+}
+
 pub struct Shared {
     pub opts: Opts,
     pub events: Arc<Events>,
     pub waker: RwLock<Option<Waker>>,
     pub stats: Stats,
-    /// Request handle → its connection and FastCGI id.
-    pub handles: Mutex<HashMap<u32, (Arc<Conn>, u16)>>,
+    /// Request handle → its connection and FastCGI id (0 for HTTP).
+    pub handles: Mutex<HashMap<u32, (AnyConn, u16)>>,
     next_handle: AtomicU32,
-    pub conns: Mutex<HashMap<u64, Arc<Conn>>>,
+    pub conns: Mutex<HashMap<u64, AnyConn>>,
     /// Connections with output from the JS thread that their task has not been told of.
-    pub dirty: Mutex<Vec<Arc<Conn>>>,
+    pub dirty: Mutex<Vec<AnyConn>>,
     next_conn: AtomicU64,
     pub closing: AtomicBool,
     listener_closed: AtomicBool,
@@ -147,14 +197,14 @@ impl Shared {
             return;
         }
         self.stop_accept.notify_one();
-        let conns: Vec<Arc<Conn>> = lock(&self.conns).values().cloned().collect();
+        let conns: Vec<AnyConn> = lock(&self.conns).values().cloned().collect();
         for c in &conns {
             c.drain_for_close();
         }
         let me = self.clone();
         crate::runtime().spawn(async move {
             tokio::time::sleep(timeout).await;
-            let conns: Vec<Arc<Conn>> = lock(&me.conns).values().cloned().collect();
+            let conns: Vec<AnyConn> = lock(&me.conns).values().cloned().collect();
             for c in conns {
                 c.destroy(AbortReason::ConnectionClosed);
             }
@@ -409,7 +459,14 @@ async fn accept(l: &Listener) -> io::Result<(Stream, Option<IpAddr>)> {
 
 fn on_accept(shared: &Arc<Shared>, stream: Stream, peer: Option<IpAddr>) {
     let live = shared.live_conns.load(Ordering::Acquire);
-    if shared.closing.load(Ordering::Acquire) || live >= shared.opts.max_conns + OVERLOAD_SLACK {
+    // FastCGI accepts some connections past maxConns to answer FCGI_OVERLOADED; HTTP has no
+    // such answer and drops them at once, as node:http does with server.maxConnections
+    let cap = if shared.opts.http {
+        shared.opts.max_conns
+    } else {
+        shared.opts.max_conns + OVERLOAD_SLACK
+    };
+    if shared.closing.load(Ordering::Acquire) || live >= cap {
         return; // dropped: closed at once
     }
     if let Some(ip) = peer {
@@ -430,10 +487,19 @@ fn on_accept(shared: &Arc<Shared>, stream: Stream, peer: Option<IpAddr>) {
     Stats::inc(&shared.stats.connections);
     Stats::inc(&shared.stats.connections_total);
     shared.live_conns.fetch_add(1, Ordering::AcqRel);
-    let overloaded = live >= shared.opts.max_conns;
     let id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
+    if shared.opts.http {
+        let conn = Arc::new(HttpConn::new(id, shared.clone()));
+        lock(&shared.conns).insert(id, AnyConn::Http(conn.clone()));
+        if shared.closing.load(Ordering::Acquire) {
+            conn.drain_for_close(); // close() ran between the check above and the insert
+        }
+        http_conn::spawn(conn, stream);
+        return;
+    }
+    let overloaded = live >= shared.opts.max_conns;
     let conn = Arc::new(Conn::new(id, shared.clone(), overloaded));
-    lock(&shared.conns).insert(id, conn.clone());
+    lock(&shared.conns).insert(id, AnyConn::Fcgi(conn.clone()));
     if shared.closing.load(Ordering::Acquire) {
         conn.drain_for_close(); // close() ran between the check above and the insert
     }

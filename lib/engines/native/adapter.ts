@@ -2,7 +2,7 @@
 // (crates/fcgi-node/src/events.rs) into Exchanges, and answers through one synchronous
 // native call per response part. Observable behaviour is the js engine's.
 import { BodyStream } from '../../body.ts'
-import type { Engine, EngineServer, Exchange, ExchangeHandler, ResolvedOptions, ResponseHead, ResponseSink } from '../../engine.ts'
+import type { Engine, EngineServer, Exchange, ExchangeHandler, Protocol, ResolvedOptions, ResponseHead, ResponseSink } from '../../engine.ts'
 import { decodePairs } from '../../fastcgi/codec.ts'
 import { cgiErrorResponse, statusLine } from '../../fastcgi/head.ts'
 import type { Address, Logger, Role, ServerStats } from '../../types.ts'
@@ -13,6 +13,7 @@ export interface NativeBinding {
 }
 
 interface NativeOptions {
+  protocol: Protocol
   kind: string
   path?: string
   host?: string
@@ -23,6 +24,7 @@ interface NativeOptions {
   maxParamsBytes: number
   maxParams: number
   maxBodyBytes: number
+  maxUrlBytes: number
   paramsTimeout: number
   idleTimeout: number
   allowedAddresses: string[]
@@ -66,6 +68,23 @@ function headText(head: ResponseHead): string {
   return s + '\r\n'
 }
 
+/** HTTP: the status and header lines; Rust frames them (crates/fcgi-node/src/http_conn.rs). */
+function httpHeadText(head: ResponseHead): string {
+  let s = `${head.status}\r\n`
+  for (const [name, value] of head.headers) s += `${name}: ${value}\r\n`
+  return s
+}
+
+/** Names seen at each position of the last params (HTTP and front ends send the same names in
+ * the same order on every request), internalized: a name whose bytes match is reused instead of
+ * sliced and looked up in V8's string table again. */
+const NAME_CACHE: string[] = []
+
+function internalize(name: string): string {
+  // a property key is internalized; reading it back gives the internalized string
+  return Object.keys({ [name]: 0 })[0] ?? name
+}
+
 /** Params whose bytes are all ASCII: one latin1 string for the whole buffer, names and values
  * sliced from it (what decodePairs returns, without a native call per string). */
 function decodeAsciiPairs(buf: Buffer): Record<string, string> {
@@ -73,7 +92,7 @@ function decodeAsciiPairs(buf: Buffer): Record<string, string> {
   const out: Record<string, string> = {}
   const end = buf.length
   let off = 0
-  while (off < end) {
+  for (let i = 0; off < end; i++) {
     let nlen = buf[off]
     if (nlen < 128) off += 1
     else {
@@ -86,7 +105,11 @@ function decodeAsciiPairs(buf: Buffer): Record<string, string> {
       vlen = ((vlen & 0x7f) * 0x1000000 + (buf[off + 1] << 16) + (buf[off + 2] << 8) + buf[off + 3])
       off += 4
     }
-    const name = s.slice(off, off + nlen)
+    let name = i < 64 ? NAME_CACHE[i] : undefined
+    if (name === undefined || name.length !== nlen || !s.startsWith(name, off)) {
+      name = s.slice(off, off + nlen)
+      if (i < 64 && nlen <= 64) NAME_CACHE[i] = name = internalize(name)
+    }
     off += nlen
     const value = s.slice(off, off + vlen)
     off += vlen
@@ -105,7 +128,6 @@ declare module 'node:buffer' {
 
 /** One request: the exchange handed to the API layer, and its response sink. */
 class NativeExchange implements Exchange, ResponseSink {
-  readonly protocol = 'fcgi' as const
   readonly stdin = new BodyStream()
   readonly data = new BodyStream()
   /** Created on first use: an AbortController costs more than the rest of a request. */
@@ -120,6 +142,7 @@ class NativeExchange implements Exchange, ResponseSink {
 
   constructor(
     private readonly host: ServerHost,
+    readonly protocol: Protocol,
     readonly handle: number,
     readonly role: Role,
     readonly id: number,
@@ -206,7 +229,7 @@ class NativeExchange implements Exchange, ResponseSink {
 
   send(head: ResponseHead | null, body: Uint8Array | null, end: boolean): boolean {
     if (this.done) return true // aborted or cut: the response goes nowhere
-    const ok = this.host.native.send(this.handle, head ? headText(head) : null, body, end)
+    const ok = this.host.native.send(this.handle, head ? (this.protocol === 'http' ? httpHeadText(head) : headText(head)) : null, body, end)
     this.host.scheduleFlush()
     if (end) this.over()
     else if (!ok) this.needDrain = true
@@ -220,6 +243,11 @@ class NativeExchange implements Exchange, ResponseSink {
 
   stderr(chunk: Uint8Array): void {
     if (this.done || chunk.length === 0) return
+    if (this.protocol === 'http') {
+      // HTTP has no stderr stream: the server's log, as the js engine does
+      this.host.logger('info', `stderr: ${Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length).toString().trimEnd()}`)
+      return
+    }
     this.host.native.stderr(this.handle, chunk)
     this.host.scheduleFlush()
   }
@@ -238,14 +266,16 @@ class NativeExchange implements Exchange, ResponseSink {
 
 interface ServerHost {
   native: NativeServerHandle
+  logger: Logger
   requests: Map<number, NativeExchange>
   /** Output was queued: wake the connections once, after this wave of responses. */
   scheduleFlush(): void
 }
 
-function nativeOptions(options: ResolvedOptions): NativeOptions {
+function nativeOptions(protocol: Protocol, options: ResolvedOptions): NativeOptions {
   const l = options.listen
   return {
+    protocol,
     kind: l.type,
     path: l.type === 'unix' ? l.path : undefined,
     host: l.type === 'tcp' ? l.host : undefined,
@@ -256,6 +286,7 @@ function nativeOptions(options: ResolvedOptions): NativeOptions {
     maxParamsBytes: options.maxParamsBytes,
     maxParams: options.maxParams,
     maxBodyBytes: options.maxBodyBytes,
+    maxUrlBytes: options.maxUrlBytes,
     paramsTimeout: options.paramsTimeout,
     idleTimeout: options.idleTimeout,
     allowedAddresses: options.allowedAddresses,
@@ -272,7 +303,7 @@ function listenError(err: unknown): Error {
   return Object.assign(new Error(msg.slice(bar + 1)), { code: msg.slice(0, bar) })
 }
 
-function serveFcgiNative(binding: NativeBinding, options: ResolvedOptions, onExchange: ExchangeHandler): EngineServer {
+function serveNative(binding: NativeBinding, protocol: Protocol, options: ResolvedOptions, onExchange: ExchangeHandler): EngineServer {
   const logger: Logger = options.logger
   const requests = new Map<number, NativeExchange>()
   let closed: (() => void) | null = null
@@ -300,7 +331,9 @@ function serveFcgiNative(binding: NativeBinding, options: ResolvedOptions, onExc
         switch (kind) {
           case EV_REQUEST: {
             const role = ROLES[(arg >>> 16) & 3] ?? 'responder'
-            const ex = new NativeExchange(host, handle, role, arg & 0xffff, batch.subarray(off, off + size), (arg & 0x40000) !== 0)
+            // HTTP requests have no FastCGI id: the handle numbers them (the js engine counts)
+            const id = protocol === 'http' ? handle : arg & 0xffff
+            const ex = new NativeExchange(host, protocol, handle, role, id, batch.subarray(off, off + size), (arg & 0x40000) !== 0)
             if (arg & 0x80000) ex.stdin.end() // the empty STDIN came in the same batch
             requests.set(handle, ex)
             onExchange(ex)
@@ -319,7 +352,7 @@ function serveFcgiNative(binding: NativeBinding, options: ResolvedOptions, onExc
             requests.get(handle)?.data.end()
             break
           case EV_ABORT:
-            requests.get(handle)?.aborted(ABORT_REASONS[arg] ?? 'connection lost')
+            requests.get(handle)?.aborted(protocol === 'http' && arg === 1 ? 'client connection closed' : (ABORT_REASONS[arg] ?? 'connection lost'))
             break
           case EV_DRAIN:
             requests.get(handle)?.wakeDrain()
@@ -340,7 +373,7 @@ function serveFcgiNative(binding: NativeBinding, options: ResolvedOptions, onExc
 
   let native: NativeServerHandle
   try {
-    native = new binding.NativeServer(nativeOptions(options), onBatch)
+    native = new binding.NativeServer(nativeOptions(protocol, options), onBatch)
   } catch (err) {
     throw listenError(err)
   }
@@ -351,6 +384,7 @@ function serveFcgiNative(binding: NativeBinding, options: ResolvedOptions, onExc
   }
   host = {
     native,
+    logger,
     requests,
     scheduleFlush: () => {
       if (flushQueued) return
@@ -389,10 +423,9 @@ function serveFcgiNative(binding: NativeBinding, options: ResolvedOptions, onExc
 export function createNativeEngine(binding: NativeBinding): Engine {
   return {
     name: 'native',
-    protocols: ['fcgi'],
+    protocols: ['fcgi', 'http'],
     async serve(protocol, options, onExchange) {
-      if (protocol === 'fcgi') return serveFcgiNative(binding, options, onExchange)
-      throw new Error('serveHttp is not implemented by the native engine yet')
+      return serveNative(binding, protocol, options, onExchange)
     },
   }
 }

@@ -18,8 +18,9 @@ export declare class NativeServer {
   constructor(options: NativeOptions, onBatch: (arg: Buffer) => void)
   get address(): NativeAddress
   /**
-   * One part of a response: `head` is the CGI head as latin1 text (first call only),
-   * `body` a chunk, `end` ends the request. Returns false when the caller should wait
+   * One part of a response: `head` is the CGI head as latin1 text (first call only;
+   * HTTP: the status, then one `name: value` per line), `body` a chunk, `end` ends the
+   * request. Returns false when the caller should wait
    * for the drain event. A handle that is no longer active is ignored (returns true).
    */
   send(handle: number, head: string | undefined | null, body: Buffer | undefined | null, end: boolean): boolean
@@ -28,9 +29,12 @@ export declare class NativeServer {
    * flush. JavaScript calls it once per batch of responses (a microtask).
    */
   flush(): void
-  /** FCGI_STDERR for a request. */
+  /** FCGI_STDERR for a request (HTTP: the adapter logs stderr itself). */
   stderr(handle: number, chunk: Buffer): void
-  /** Cut a response after a handler error: END_REQUEST with appStatus 1. */
+  /**
+   * Cut a response after a handler error: END_REQUEST with appStatus 1; HTTP: the
+   * connection closes.
+   */
   cut(handle: number): void
   /** Stop reading the request's connection until `resume` (its BodyStream is full). */
   pause(handle: number): void
@@ -54,6 +58,8 @@ export interface NativeAddress {
 }
 
 export interface NativeOptions {
+  /** 'fcgi' (default) | 'http' */
+  protocol?: string
   /** 'unix' | 'tcp' | 'fd' */
   kind: string
   path?: string
@@ -66,6 +72,8 @@ export interface NativeOptions {
   maxParams: number
   /** Infinity: unlimited. */
   maxBodyBytes: number
+  /** HTTP: the longest request-target (414). */
+  maxUrlBytes?: number
   paramsTimeout: number
   idleTimeout: number
   allowedAddresses: Array<string>
