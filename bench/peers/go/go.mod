@@ -1,0 +1,3 @@
+module fcgibench/peers
+
+go 1.19
