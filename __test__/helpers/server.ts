@@ -1,8 +1,8 @@
 // Start a server for a test on a fresh unix socket or an ephemeral TCP port, with a logger that
 // keeps the lines for assertions instead of printing them.
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { FcgiClient, serveFcgi, serveHttp, type ClientOptions } from '../../lib/index.ts'
 import type { EngineName, Handler, Limits, Server } from '../../lib/types.ts'
 
@@ -44,6 +44,7 @@ export async function startFcgi(
     async close() {
       client.close()
       await server.close({ timeout: 2000 })
+      if (a.type === 'unix') rmSync(dirname(a.path), { recursive: true, force: true })
     },
   }
 }

@@ -5,15 +5,21 @@ import { freePort, startProcess, tempDir, which, type FrontEnd } from './harness
 
 export interface NginxOptions {
   /** unix path or host:port of the back end */
-  backend: string
+  backend?: string
+  /** several back ends: an upstream group (nginx fails over to the next on connection errors) */
+  backends?: string[]
+  /** upstream keepalive + fastcgi_keep_conn on */
   keepConn: boolean
+  /** fastcgi_request_buffering (default on) */
   requestBuffering?: boolean
 }
 
 export async function startNginx(o: NginxOptions): Promise<FrontEnd> {
   const dir = tempDir('nginx')
   const port = await freePort()
-  const upstream = o.backend.startsWith('/') ? `unix:${o.backend}` : o.backend
+  const servers = (o.backends ?? [o.backend!])
+    .map((b) => `server ${b.startsWith('/') ? `unix:${b}` : b} max_fails=1 fail_timeout=1s;`)
+    .join('\n    ')
   const conf = `
 daemon off;
 master_process on;
@@ -31,7 +37,7 @@ http {
   scgi_temp_path ${dir}/scgi;
   client_max_body_size 200m;
   upstream app {
-    server ${upstream};
+    ${servers}
     ${o.keepConn ? 'keepalive 8;' : ''}
   }
   server {
@@ -43,6 +49,7 @@ http {
       fastcgi_keep_conn ${o.keepConn ? 'on' : 'off'};
       fastcgi_request_buffering ${o.requestBuffering === false ? 'off' : 'on'};
       fastcgi_read_timeout 20s;
+      fastcgi_connect_timeout 2s;
     }
   }
 }
