@@ -497,6 +497,12 @@ impl Conn {
                 params_deadline: Some(Instant::now() + sh.opts.params_timeout),
             }),
             Event::ParamsDone { id, params, .. } => {
+                if let Some(name) = &sh.opts.panic_param {
+                    let injected = fcgi_proto::params::pairs(&params)
+                        .filter_map(Result::ok)
+                        .any(|pair| pair.name == name.as_slice());
+                    assert!(!injected, "fault injection: FCGI_NATIVE_PANIC_PARAM");
+                }
                 let Some(i) = st.find(id) else { return };
                 let handle = sh.new_handle();
                 let info = &mut st.reqs[i];

@@ -158,6 +158,10 @@ impl NativeServer {
             allowed: options.allowed_addresses,
             params_too_large: options.params_too_large.to_vec(),
             body_too_large: options.body_too_large.to_vec(),
+            panic_param: std::env::var("FCGI_NATIVE_PANIC_PARAM")
+                .ok()
+                .filter(|name| !name.is_empty())
+                .map(String::into_bytes),
         };
         let shared = Arc::new(Shared::new(opts, events));
         let rt = runtime();

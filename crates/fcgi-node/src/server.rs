@@ -39,6 +39,10 @@ pub struct Opts {
     /// The CGI answers the engine gives itself, encoded by the API layer (same bytes as js).
     pub params_too_large: Vec<u8>,
     pub body_too_large: Vec<u8>,
+    /// Fault injection for the tests only: a request whose params contain this name makes its
+    /// connection task panic (env FCGI_NATIVE_PANIC_PARAM, read when a server starts). It proves
+    /// that a bug in a connection task costs that connection, never the Node process.
+    pub panic_param: Option<Vec<u8>>,
 }
 
 #[derive(Default)]
