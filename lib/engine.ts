@@ -51,6 +51,10 @@ export interface Exchange {
   id: number
   /** CGI meta-variables. Engines may compute it lazily (getter). */
   readonly params: Record<string, string>
+  /** REQUEST_METHOD and REQUEST_URI where the engine has them without building `params`
+   * (HTTP): `req.method` and `req.url` then cost nothing. */
+  readonly method?: string
+  readonly uri?: string
   stdin: BodyStream
   data: BodyStream
   signal: AbortSignal

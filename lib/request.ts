@@ -33,11 +33,12 @@ export class FcgiRequest {
   }
 
   get method(): string {
-    return this.params.REQUEST_METHOD || 'GET'
+    return this.exchange.method ?? (this.params.REQUEST_METHOD || 'GET')
   }
 
   /** REQUEST_URI, or SCRIPT_NAME + PATH_INFO + QUERY_STRING where the front end sends no URI. */
   get url(): string {
+    if (this.exchange.uri !== undefined) return this.exchange.uri
     const p = this.params
     if (p.REQUEST_URI) return p.REQUEST_URI
     const path = (p.SCRIPT_NAME ?? '') + (p.PATH_INFO ?? '') || '/'

@@ -26,7 +26,8 @@ const LINGER_MS = 2000
 class ActiveRequest {
   readonly stdin = new BodyStream()
   readonly data = new BodyStream()
-  readonly controller = new AbortController()
+  /** Created on first use: most handlers never look at req.signal, and it costs per request. */
+  private controller: AbortController | null = null
   params: Buffer[] = []
   paramsBytes = 0
   dispatched = false
@@ -41,6 +42,15 @@ class ActiveRequest {
     readonly role: Role,
     readonly keepConn: boolean,
   ) {}
+
+  get signal(): AbortSignal {
+    return (this.controller ??= new AbortController()).signal
+  }
+
+  abort(err: Error): void {
+    this.controller ??= new AbortController()
+    this.controller.abort(err)
+  }
 }
 
 export class FcgiConnection {
@@ -216,7 +226,7 @@ export class FcgiConnection {
   /** The handler learns the request is gone: its signal aborts, its streams fail. */
   private signalAbort(req: ActiveRequest, why: string): void {
     const err = new Error(`request aborted: ${why}`)
-    req.controller.abort(err)
+    req.abort(err)
     req.stdin.fail(err)
     req.data.fail(err)
   }
@@ -258,7 +268,9 @@ export class FcgiConnection {
       params,
       stdin: req.stdin,
       data: req.data,
-      signal: req.controller.signal,
+      get signal() {
+        return req.signal
+      },
       sink,
     }
   }

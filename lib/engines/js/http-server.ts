@@ -52,6 +52,11 @@ export async function serveHttpJs(options: ResolvedOptions, onExchange: Exchange
     })
   })
   server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
+    // a peer that resets or times out a kept-alive connection sent no bad request
+    if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || !socket.writable) {
+      socket.destroy()
+      return
+    }
     stats.errors++
     options.logger('info', `bad HTTP request: ${err.message}`)
     if (!socket.writable) return socket.destroy()
@@ -66,7 +71,9 @@ export async function serveHttpJs(options: ResolvedOptions, onExchange: Exchange
     if (state) state.active++
     stats.requestsTotal++
     stats.requestsActive++
-    const controller = new AbortController()
+    // created on first use: most handlers never look at req.signal, and it costs per request
+    let controller: AbortController | null = null
+    const abort = (err: Error) => (controller ??= new AbortController()).abort(err)
     const stdin = new BodyStream()
     const data = new BodyStream()
     data.end()
@@ -87,7 +94,7 @@ export async function serveHttpJs(options: ResolvedOptions, onExchange: Exchange
       if (!res.writableFinished) {
         stats.aborts++
         const err = new Error('request aborted: client connection closed')
-        controller.abort(err)
+        abort(err)
         stdin.fail(err)
       }
       done()
@@ -109,7 +116,7 @@ export async function serveHttpJs(options: ResolvedOptions, onExchange: Exchange
       if (bodyBytes > options.maxBodyBytes) {
         stats.errors++
         const err = new Error('body larger than maxBodyBytes')
-        controller.abort(err)
+        abort(err)
         stdin.fail(err)
         if (!res.headersSent) res.writeHead(413, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' }).end('Payload Too Large\n')
         else res.destroy()
@@ -153,7 +160,7 @@ export async function serveHttpJs(options: ResolvedOptions, onExchange: Exchange
       },
       abort() {
         stats.errors++
-        controller.abort(new Error('response cut after a handler error'))
+        abort(new Error('response cut after a handler error'))
         res.destroy()
       },
     }
@@ -161,6 +168,8 @@ export async function serveHttpJs(options: ResolvedOptions, onExchange: Exchange
       protocol: 'http',
       role: 'responder',
       id: nextId++,
+      method: req.method ?? 'GET',
+      uri: req.url ?? '/',
       get params() {
         const value = cgiParams(req)
         Object.defineProperty(this, 'params', { value })
@@ -168,7 +177,9 @@ export async function serveHttpJs(options: ResolvedOptions, onExchange: Exchange
       },
       stdin,
       data,
-      signal: controller.signal,
+      get signal() {
+        return (controller ??= new AbortController()).signal
+      },
       sink,
     }
     onExchange(exchange)
