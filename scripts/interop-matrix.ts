@@ -128,8 +128,10 @@ function main(): void {
     const start = readme.indexOf('## Compatibility\n')
     const tests = readme.indexOf('## Tests\n')
     if (tests < 0) throw new Error('README.md has no "## Tests" section')
-    const next = start >= 0 ? start : tests
-    writeFileSync(path, readme.slice(0, next) + section + '\n' + readme.slice(tests))
+    // replace only this section: it ends where the next "## " heading starts
+    const from = start >= 0 ? start : tests
+    const after = start >= 0 ? readme.indexOf('\n## ', start + 1) + 1 : tests
+    writeFileSync(path, readme.slice(0, from) + section + '\n' + readme.slice(after))
     console.log(`\nREADME.md: "## Compatibility" ${start >= 0 ? 'rewritten' : 'added before "## Tests"'}`)
   }
 }
