@@ -469,15 +469,8 @@ impl Conn {
         }
     }
 
-    /// One event from the state machine. `before`: the output length before this record
-    /// was fed; `record`: the record's bytes.
-    fn on_event(
-        self: &Arc<Self>,
-        st: &mut ConnState,
-        event: Event<'_>,
-        record: &[u8],
-        before: usize,
-    ) {
+    /// One event from the state machine. `record`: the record's bytes.
+    fn on_event(self: &Arc<Self>, st: &mut ConnState, event: Event<'_>, record: &[u8]) {
         let sh = &self.shared;
         match event {
             Event::BeginRequest {
@@ -562,11 +555,8 @@ impl Conn {
                     } else {
                         "params larger than maxParamsBytes"
                     };
+                    // fcgi-proto wrote the 431 (the js engine's bytes) and END_REQUEST already
                     sh.log(Level::Warn, &format!("request {id}: {why}, answered 431"));
-                    // the same bytes as the js engine's answer
-                    st.out.truncate(before);
-                    encoder::stdout(&mut st.out, id, &sh.opts.params_too_large);
-                    encoder::end_sequence(&mut st.out, id, 0, false);
                     if let Some(i) = st.find(id) {
                         let info = st.reqs.swap_remove(i);
                         self.forget(st, &info);
@@ -583,7 +573,6 @@ impl Conn {
     fn process(self: &Arc<Self>, st: &mut ConnState, buf: &[u8]) -> Result<usize, Fatal> {
         let mut pos = 0;
         loop {
-            let before = st.out.len();
             let step = {
                 let ConnState { proto, out, .. } = &mut *st;
                 proto.feed(&buf[pos..], out)
@@ -594,7 +583,7 @@ impl Conn {
                     let record = &buf[pos..pos + consumed];
                     pos += consumed;
                     if let Some(event) = event {
-                        self.on_event(st, event, record, before);
+                        self.on_event(st, event, record);
                     }
                 }
                 Err(e) => {
@@ -667,6 +656,58 @@ fn js_message(e: &ProtocolError) -> String {
         ),
         ProtocolError::MalformedParams { .. } => "name-value pair runs past the params".into(),
         other => other.to_string(),
+    }
+}
+
+/// What one write step of a connection task achieved.
+pub(crate) enum Wrote {
+    /// Everything owed went out (the buffer is empty again).
+    Flushed,
+    /// The socket took what it could; wait until it is writable.
+    Blocked,
+    Failed(io::Error),
+}
+
+/// Write what the socket takes now of `wbuf[*wpos..]`; shared by the FastCGI and HTTP tasks.
+pub(crate) fn write_ready(
+    stream: &Stream,
+    wbuf: &mut Vec<u8>,
+    wpos: &mut usize,
+    sh: &Shared,
+    last_activity: &mut Instant,
+) -> Wrote {
+    loop {
+        match stream.try_write(&wbuf[*wpos..]) {
+            Ok(n) => {
+                *wpos += n;
+                sh.stats
+                    .bytes_written
+                    .fetch_add(n as u64, Ordering::Relaxed);
+                *last_activity = Instant::now();
+                if *wpos == wbuf.len() {
+                    if wbuf.capacity() > HIGH_WATER * 2 {
+                        *wbuf = Vec::new(); // a burst's buffer is not kept for an idle connection
+                    }
+                    wbuf.clear();
+                    *wpos = 0;
+                    return Wrote::Flushed;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Wrote::Blocked,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Wrote::Failed(e),
+        }
+    }
+}
+
+/// A read or write error ends the connection; it is logged unless the connection was
+/// lingering anyway (then the peer closing on us is expected).
+pub(crate) fn log_io_error(sh: &Shared, lingering: bool, op: &str, e: &io::Error) {
+    if !lingering {
+        sh.log(
+            Level::Info,
+            &format!("connection error: {op} {}", os_code(e)),
+        );
     }
 }
 
@@ -750,35 +791,13 @@ async fn run(conn: Arc<Conn>, stream: Stream) {
 
         // B: write what the socket takes now
         if wpos < wbuf.len() {
-            loop {
-                match stream.try_write(&wbuf[wpos..]) {
-                    Ok(n) => {
-                        wpos += n;
-                        sh.stats
-                            .bytes_written
-                            .fetch_add(n as u64, Ordering::Relaxed);
-                        last_activity = Instant::now();
-                        if wpos == wbuf.len() {
-                            if wbuf.capacity() > HIGH_WATER * 2 {
-                                wbuf = Vec::new();
-                            }
-                            wbuf.clear();
-                            wpos = 0;
-                            continue 'main; // more output may have come meanwhile
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => {
-                        if linger.is_none() {
-                            sh.log(
-                                Level::Info,
-                                &format!("connection error: write {}", os_code(&e)),
-                            );
-                        }
-                        lost = Some(AbortReason::ConnectionLost);
-                        break 'main;
-                    }
+            match write_ready(&stream, &mut wbuf, &mut wpos, &sh, &mut last_activity) {
+                Wrote::Flushed => continue 'main, // more output may have come meanwhile
+                Wrote::Blocked => {}
+                Wrote::Failed(e) => {
+                    log_io_error(&sh, linger.is_some(), "write", &e);
+                    lost = Some(AbortReason::ConnectionLost);
+                    break 'main;
                 }
             }
         }
@@ -913,12 +932,7 @@ async fn run(conn: Arc<Conn>, stream: Stream) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {
-                if linger.is_none() {
-                    sh.log(
-                        Level::Info,
-                        &format!("connection error: read {}", os_code(&e)),
-                    );
-                }
+                log_io_error(&sh, linger.is_some(), "read", &e);
                 lost = Some(AbortReason::ConnectionLost);
                 break 'main;
             }

@@ -27,7 +27,9 @@ use tokio::io::Interest;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::conn::{os_code, Stream, HIGH_WATER, LINGER, LOW_WATER};
+use crate::conn::{
+    log_io_error, os_code, write_ready, Stream, Wrote, HIGH_WATER, LINGER, LOW_WATER,
+};
 use crate::events::{
     lock, AbortReason, Level, EV_ABORT, EV_DRAIN, EV_REQUEST, EV_STDIN, EV_STDIN_END,
 };
@@ -648,35 +650,13 @@ async fn run(conn: Arc<HttpConn>, stream: Stream) {
 
         // B: write what the socket takes now
         if wpos < wbuf.len() {
-            loop {
-                match stream.try_write(&wbuf[wpos..]) {
-                    Ok(n) => {
-                        wpos += n;
-                        sh.stats
-                            .bytes_written
-                            .fetch_add(n as u64, Ordering::Relaxed);
-                        last_activity = Instant::now();
-                        if wpos == wbuf.len() {
-                            if wbuf.capacity() > HIGH_WATER * 2 {
-                                wbuf = Vec::new();
-                            }
-                            wbuf.clear();
-                            wpos = 0;
-                            continue 'main; // more output may have come meanwhile
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => {
-                        if linger.is_none() {
-                            sh.log(
-                                Level::Info,
-                                &format!("connection error: write {}", os_code(&e)),
-                            );
-                        }
-                        lost = Some(AbortReason::ConnectionLost);
-                        break 'main;
-                    }
+            match write_ready(&stream, &mut wbuf, &mut wpos, &sh, &mut last_activity) {
+                Wrote::Flushed => continue 'main, // more output may have come meanwhile
+                Wrote::Blocked => {}
+                Wrote::Failed(e) => {
+                    log_io_error(&sh, linger.is_some(), "write", &e);
+                    lost = Some(AbortReason::ConnectionLost);
+                    break 'main;
                 }
             }
         }
@@ -786,12 +766,7 @@ async fn run(conn: Arc<HttpConn>, stream: Stream) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {
-                if linger.is_none() {
-                    sh.log(
-                        Level::Info,
-                        &format!("connection error: read {}", os_code(&e)),
-                    );
-                }
+                log_io_error(&sh, linger.is_some(), "read", &e);
                 lost = Some(AbortReason::ConnectionLost);
                 break 'main;
             }

@@ -28,7 +28,6 @@ interface NativeOptions {
   paramsTimeout: number
   idleTimeout: number
   allowedAddresses: string[]
-  paramsTooLarge: Buffer
   bodyTooLarge: Buffer
 }
 
@@ -290,7 +289,6 @@ function nativeOptions(protocol: Protocol, options: ResolvedOptions): NativeOpti
     paramsTimeout: options.paramsTimeout,
     idleTimeout: options.idleTimeout,
     allowedAddresses: options.allowedAddresses,
-    paramsTooLarge: cgiErrorResponse(431),
     bodyTooLarge: cgiErrorResponse(413),
   }
 }
