@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test'
 import type { Handler } from '../lib/types.ts'
 import { forEachEngine } from './helpers/engines.ts'
 import { exchangeHttp, rawHttp } from './helpers/http-raw.ts'
+import { mib, peakGrowth } from './helpers/memory.ts'
 import { startHttp, type TestHttpServer } from './helpers/server.ts'
 
 const app: Handler = async (req, res) => {
@@ -186,30 +187,31 @@ forEachEngine('serveHttp streaming', (engine) => {
       const expected = createHash('sha256')
       for (let sent = 0; sent < SIZE; sent += chunk.length) expected.update(chunk)
       const digest = expected.digest('hex')
-      const rss0 = process.memoryUsage().rss
-      let peak = rss0
-      const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20)
-      const body = new ReadableStream<Uint8Array>({
-        sent: 0,
-        pull(c) {
-          if ((this as unknown as { sent: number }).sent >= SIZE) return c.close()
-          ;(this as unknown as { sent: number }).sent += chunk.length
-          c.enqueue(chunk)
-        },
-      } as UnderlyingDefaultSource<Uint8Array> & { sent: number })
-      const up = await fetch(`http://127.0.0.1:${t.port}/up`, { method: 'POST', body, duplex: 'half' } as RequestInit)
-      assert.equal(await up.text(), `${SIZE} ${digest}`)
-      const down = await fetch(`http://127.0.0.1:${t.port}/down`)
-      const h = createHash('sha256')
-      let n = 0
-      for await (const c of down.body as unknown as AsyncIterable<Uint8Array>) {
-        h.update(c)
-        n += c.length
-      }
-      clearInterval(sampler)
-      assert.equal(n, SIZE)
-      assert.equal(h.digest('hex'), digest)
-      assert.ok(peak - rss0 < 64 * 1024 * 1024, `RSS grew ${((peak - rss0) / 2 ** 20).toFixed(1)} MiB`)
+      const { rss, js } = await peakGrowth(async () => {
+        const body = new ReadableStream<Uint8Array>({
+          sent: 0,
+          pull(c) {
+            if ((this as unknown as { sent: number }).sent >= SIZE) return c.close()
+            ;(this as unknown as { sent: number }).sent += chunk.length
+            c.enqueue(chunk)
+          },
+        } as UnderlyingDefaultSource<Uint8Array> & { sent: number })
+        const up = await fetch(`http://127.0.0.1:${t.port}/up`, { method: 'POST', body, duplex: 'half' } as RequestInit)
+        assert.equal(await up.text(), `${SIZE} ${digest}`)
+        const down = await fetch(`http://127.0.0.1:${t.port}/down`)
+        const h = createHash('sha256')
+        let n = 0
+        for await (const c of down.body as unknown as AsyncIterable<Uint8Array>) {
+          h.update(c)
+          n += c.length
+        }
+        assert.equal(n, SIZE)
+        assert.equal(h.digest('hex'), digest)
+      })
+      // The RSS bound is looser than the FastCGI one: after a full GC node:http (js engine) still
+      // shows 35-41 MiB here that V8 no longer holds, the allocator keeping freed socket buffers.
+      assert.ok(rss < 64 * 1024 * 1024, `RSS grew ${mib(rss)} MiB`)
+      assert.ok(js < 48 * 1024 * 1024, `V8 held ${mib(js)} MiB more`)
     } finally {
       await t.close()
     }

@@ -1,9 +1,10 @@
-// 100 MiB up and down, streamed with backpressure both ways: the process RSS grows far less
-// than the body. Both engines.
+// 100 MiB up and down, streamed with backpressure both ways: the memory the process retains grows
+// far less than the body (measured after forced GCs, see helpers/memory.ts). Both engines.
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { test } from 'node:test'
 import { forEachEngine } from './helpers/engines.ts'
+import { mib, peakGrowth } from './helpers/memory.ts'
 import { startFcgi } from './helpers/server.ts'
 
 const SIZE = 100 * 1024 * 1024
@@ -34,14 +35,12 @@ forEachEngine('streaming', (engine) => {
     })
     try {
       const expected = expectedHash(SIZE)
-      global.gc?.()
-      const rss0 = process.memoryUsage().rss
-      let peak = rss0
-      const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20)
-      const res = await t.client.request({ method: 'POST', path: '/up', body: generate(SIZE), headers: { 'Content-Length': String(SIZE) } })
-      clearInterval(sampler)
+      const { value: res, rss, js } = await peakGrowth(() =>
+        t.client.request({ method: 'POST', path: '/up', body: generate(SIZE), headers: { 'Content-Length': String(SIZE) } }),
+      )
       assert.equal(res.body.toString(), `${SIZE} ${expected}`)
-      assert.ok(peak - rss0 < BOUND, `RSS grew ${((peak - rss0) / 2 ** 20).toFixed(1)} MiB for a 100 MiB upload`)
+      assert.ok(rss < BOUND, `RSS grew ${mib(rss)} MiB for a 100 MiB upload`)
+      assert.ok(js < BOUND, `V8 held ${mib(js)} MiB more during a 100 MiB upload`)
     } finally {
       await t.close()
     }
@@ -56,22 +55,16 @@ forEachEngine('streaming', (engine) => {
     })
     try {
       const expected = expectedHash(SIZE)
-      global.gc?.()
-      const rss0 = process.memoryUsage().rss
-      let peak = rss0
-      const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20)
-      const res = await t.client.stream({ path: '/down' })
       const h = createHash('sha256')
-      let n = 0
-      for await (const chunk of res.body) {
-        h.update(chunk)
-        n += chunk.length
-      }
-      clearInterval(sampler)
-      assert.equal(n, SIZE)
+      const { value: res, rss, js } = await peakGrowth(async () => {
+        const res = await t.client.stream({ path: '/down' })
+        for await (const chunk of res.body) h.update(chunk)
+        return res
+      })
       assert.equal(h.digest('hex'), expected)
       assert.equal((await res.end).appStatus, 0)
-      assert.ok(peak - rss0 < BOUND, `RSS grew ${((peak - rss0) / 2 ** 20).toFixed(1)} MiB for a 100 MiB download`)
+      assert.ok(rss < BOUND, `RSS grew ${mib(rss)} MiB for a 100 MiB download`)
+      assert.ok(js < BOUND, `V8 held ${mib(js)} MiB more during a 100 MiB download`)
     } finally {
       await t.close()
     }
