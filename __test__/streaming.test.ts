@@ -3,9 +3,10 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { test } from 'node:test'
+import type { Handler } from '../lib/types.ts'
 import { forEachEngine } from './helpers/engines.ts'
 import { mib, peakGrowth } from './helpers/memory.ts'
-import { startFcgi } from './helpers/server.ts'
+import { startFcgi, startHttp } from './helpers/server.ts'
 
 const SIZE = 100 * 1024 * 1024
 const CHUNK = Buffer.alloc(256 * 1024)
@@ -70,3 +71,57 @@ forEachEngine('streaming', (engine) => {
     }
   })
 })
+
+// Large bodies (the native engine holds them by reference instead of copying them) taken from
+// views at odd offsets into one shared Buffer, mixed with small writes, many responses at once:
+// every response must arrive byte-exact, whichever way each write went out.
+const SHARED = Buffer.alloc(3 << 20)
+for (let i = 0; i < SHARED.length; i++) SHARED[i] = (i * 131 + (i >> 9)) & 0xff
+const PIECES: Array<[number, number]> = [
+  [7, 100_000],
+  [0, 3],
+  [65_533, 65_537],
+  [1 << 20, 1 << 20],
+  [17, 40_000],
+  [2_000_001, 200_000],
+]
+const expectedBody = (n: number): Buffer =>
+  Buffer.concat([Buffer.from(`#${n}:`), ...PIECES.map(([at, len]) => SHARED.subarray(at + n, at + n + len))])
+
+const viewsHandler: Handler = async (req, res) => {
+  const n = Number(new URL(req.url, 'http://x').searchParams.get('n'))
+  res.setHeader('Content-Type', 'application/octet-stream')
+  res.write(`#${n}:`)
+  for (const [at, len] of PIECES) if (!res.write(SHARED.subarray(at + n, at + n + len))) await res.drain()
+  res.end()
+}
+
+forEachEngine('large bodies from shared views', (engine) => {
+  test('20 concurrent FastCGI responses of views into one Buffer arrive byte-exact', async () => {
+    const t = await startFcgi(engine, viewsHandler)
+    try {
+      const results = await Promise.all(Array.from({ length: 20 }, (_, n) => t.client.request({ path: `/v?n=${n}` })))
+      results.forEach((r, n) => assert.ok(r.body.equals(expectedBody(n)), `response ${n} differs`))
+    } finally {
+      await t.close()
+    }
+  })
+})
+
+forEachEngine(
+  'large bodies from shared views over HTTP',
+  (engine) => {
+    test('20 concurrent HTTP responses of views into one Buffer arrive byte-exact', async () => {
+      const t = await startHttp(engine, viewsHandler)
+      try {
+        const bodies = await Promise.all(
+          Array.from({ length: 20 }, async (_, n) => Buffer.from(await (await fetch(`http://127.0.0.1:${t.port}/v?n=${n}`)).arrayBuffer())),
+        )
+        bodies.forEach((b, n) => assert.ok(b.equals(expectedBody(n)), `response ${n} differs`))
+      } finally {
+        await t.close()
+      }
+    })
+  },
+  { protocol: 'http' },
+)

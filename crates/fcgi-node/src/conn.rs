@@ -5,12 +5,13 @@
 //! engine (lib/engines/js/fcgi-connection.ts), whose log lines and counters it mirrors.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use fcgi_proto::record::MAX_CONTENT_LEN;
 use fcgi_proto::{
     encoder, Event, ProtocolError, RecordType, Refusal, Role, ServerConfig, ServerConnection, Step,
 };
@@ -24,6 +25,7 @@ use crate::events::{
     lock, AbortReason, Level, EV_ABORT, EV_DATA, EV_DATA_END, EV_DRAIN, EV_REQUEST, EV_STDIN,
     EV_STDIN_END,
 };
+use crate::output::{Body, OutQueue, Output};
 use crate::server::{AnyConn, Shared, Stats};
 
 /// How long a closing connection keeps reading (and discarding) after its FIN.
@@ -61,10 +63,10 @@ impl Stream {
         }
     }
 
-    pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+    pub(crate) fn try_write_vectored(&self, bufs: &[std::io::IoSlice<'_>]) -> io::Result<usize> {
         match self {
-            Stream::Tcp(s) => s.try_write(buf),
-            Stream::Unix(s) => s.try_write(buf),
+            Stream::Tcp(s) => s.try_write_vectored(bufs),
+            Stream::Unix(s) => s.try_write_vectored(bufs),
         }
     }
 
@@ -109,10 +111,7 @@ struct ReqInfo {
 
 pub struct ConnState {
     proto: ServerConnection,
-    /// Output waiting for the connection task.
-    out: Vec<u8>,
-    /// Output the task took and has not written yet.
-    inflight: usize,
+    out: Output,
     reqs: Vec<ReqInfo>,
     paused: usize,
     early_bytes: usize,
@@ -122,10 +121,6 @@ pub struct ConnState {
     drain_waiters: Vec<u32>,
     closed: bool,
     scratch: Vec<u8>,
-    /// The socket, while the task has it open (for writes from the JS thread).
-    fd: Option<RawFd>,
-    /// When the JS thread last wrote to the socket (activity for the idle timeout).
-    js_wrote: Option<Instant>,
 }
 
 impl ConnState {
@@ -167,8 +162,7 @@ impl Conn {
             id,
             st: Mutex::new(ConnState {
                 proto: ServerConnection::new(config),
-                out: Vec::new(),
-                inflight: 0,
+                out: Output::default(),
                 reqs: Vec::new(),
                 paused: 0,
                 early_bytes: 0,
@@ -178,8 +172,6 @@ impl Conn {
                 drain_waiters: Vec::new(),
                 closed: false,
                 scratch: Vec::new(),
-                fd: None,
-                js_wrote: None,
             }),
             shared,
             wake: Notify::new(),
@@ -196,7 +188,7 @@ impl Conn {
         handle: u32,
         id: u16,
         head: Option<&[u8]>,
-        body: Option<&[u8]>,
+        body: Option<Body<'_>>,
         end: bool,
     ) -> bool {
         let mut guard = lock(&self.st);
@@ -205,12 +197,12 @@ impl Conn {
             return true; // aborted or cut: the response goes nowhere
         };
         match (head, body) {
-            (Some(h), Some(b)) if b.len() < MERGE_BELOW => {
+            (Some(h), Some(Body::Copy(b))) if b.len() < MERGE_BELOW => {
                 st.reqs[i].head_sent = true;
                 st.scratch.clear();
                 st.scratch.extend_from_slice(h);
                 st.scratch.extend_from_slice(b);
-                encoder::stdout(&mut st.out, id, &st.scratch);
+                encoder::stdout(st.out.buf(), id, &st.scratch);
                 if st.scratch.capacity() > 1 << 16 {
                     st.scratch = Vec::new();
                 }
@@ -218,17 +210,30 @@ impl Conn {
             (h, b) => {
                 if let Some(h) = h {
                     st.reqs[i].head_sent = true;
-                    encoder::stdout(&mut st.out, id, h);
+                    encoder::stdout(st.out.buf(), id, h);
                 }
-                if let Some(b) = b {
-                    encoder::stdout(&mut st.out, id, b);
+                match b {
+                    Some(Body::Copy(b)) => encoder::stdout(st.out.buf(), id, b),
+                    Some(Body::Hold(b)) => {
+                        // the records' content stays in the Buffer (see output.rs)
+                        let total = (*b).as_ref().len();
+                        for start in (0..total).step_by(MAX_CONTENT_LEN) {
+                            let len = MAX_CONTENT_LEN.min(total - start);
+                            let (header, padding) =
+                                encoder::record_frame(RecordType::Stdout, id, len as u16);
+                            st.out.buf().extend_from_slice(&header);
+                            st.out.hold(&b, start..start + len);
+                            st.out.buf().extend_from_slice(padding);
+                        }
+                    }
+                    None => {}
                 }
             }
         }
-        let mut ok = st.out.len() + st.inflight < HIGH_WATER;
+        let mut ok = st.out.queued() < HIGH_WATER;
         if end {
             self.finish(st, id, 0);
-            ok = st.out.len() + st.inflight < HIGH_WATER;
+            ok = st.out.queued() < HIGH_WATER;
         } else if !ok && !st.reqs[i].wants_drain {
             st.reqs[i].wants_drain = true;
             st.drain_waiters.push(handle);
@@ -252,37 +257,7 @@ impl Conn {
         self.dirty.store(false, Ordering::Release);
         let mut guard = lock(&self.st);
         let st = &mut *guard;
-        let mut wake_task = false;
-        if !st.out.is_empty() {
-            match st.fd {
-                Some(fd) if st.inflight == 0 => {
-                    // SAFETY: `st.fd` is Some only while the connection task owns the open
-                    // socket: the task sets it before its loop and clears it, under this
-                    // same lock, before dropping the socket. We hold the lock for the whole
-                    // borrow, so the descriptor cannot be closed (or reused) meanwhile.
-                    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
-                    // the task writes only what it took from `out` under the lock, and has
-                    // nothing in flight (`inflight == 0`), so the order of bytes is kept
-                    match socket2::SockRef::from(&borrowed).send(&st.out) {
-                        Ok(n) => {
-                            st.js_wrote = Some(Instant::now());
-                            self.shared
-                                .stats
-                                .bytes_written
-                                .fetch_add(n as u64, Ordering::Relaxed);
-                            if n == st.out.len() {
-                                st.out.clear();
-                            } else {
-                                st.out.drain(..n);
-                                wake_task = true;
-                            }
-                        }
-                        Err(_) => wake_task = true, // would block, or an error the task reports
-                    }
-                }
-                _ => wake_task = true,
-            }
-        }
+        let mut wake_task = st.out.flush_now(&self.shared);
         if !st.drain_waiters.is_empty()
             || st.destroy.is_some()
             || (st.reqs.is_empty() && (st.close_when_idle || st.draining))
@@ -301,7 +276,7 @@ impl Conn {
         if chunk.is_empty() || st.active(id, handle).is_none() {
             return;
         }
-        st.proto.write_stderr(id, chunk, &mut st.out);
+        st.proto.write_stderr(id, chunk, st.out.buf());
         drop(guard);
         self.mark_dirty();
     }
@@ -372,7 +347,7 @@ impl Conn {
         let info = st.reqs.swap_remove(i);
         let keep_conn = st
             .proto
-            .end_request(id, app_status, &mut st.out)
+            .end_request(id, app_status, st.out.buf())
             .map_or(info.keep_conn, |s| s.keep_conn);
         self.forget(st, &info);
         if !keep_conn {
@@ -425,7 +400,7 @@ impl Conn {
         if st.reqs[i].head_sent {
             return self.finish(st, id, 1);
         }
-        encoder::stdout(&mut st.out, id, &self.shared.opts.body_too_large);
+        encoder::stdout(st.out.buf(), id, &self.shared.opts.body_too_large);
         st.reqs[i].head_sent = true;
         self.finish(st, id, 0);
     }
@@ -575,7 +550,7 @@ impl Conn {
         loop {
             let step = {
                 let ConnState { proto, out, .. } = &mut *st;
-                proto.feed(&buf[pos..], out)
+                proto.feed(&buf[pos..], out.buf())
             };
             match step {
                 Ok(Step::Incomplete { .. }) => return Ok(pos),
@@ -601,7 +576,7 @@ impl Conn {
 
     /// Drain events for the responses waiting for room, once there is room.
     fn maybe_drain(&self, st: &mut ConnState) {
-        if st.drain_waiters.is_empty() || st.out.len() + st.inflight >= LOW_WATER {
+        if st.drain_waiters.is_empty() || st.out.queued() >= LOW_WATER {
             return;
         }
         for handle in std::mem::take(&mut st.drain_waiters) {
@@ -668,28 +643,21 @@ pub(crate) enum Wrote {
     Failed(io::Error),
 }
 
-/// Write what the socket takes now of `wbuf[*wpos..]`; shared by the FastCGI and HTTP tasks.
+/// Write what the socket takes now of `wq`; shared by the FastCGI and HTTP tasks.
 pub(crate) fn write_ready(
     stream: &Stream,
-    wbuf: &mut Vec<u8>,
-    wpos: &mut usize,
+    wq: &mut OutQueue,
     sh: &Shared,
     last_activity: &mut Instant,
 ) -> Wrote {
     loop {
-        match stream.try_write(&wbuf[*wpos..]) {
+        match wq.write_with(|slices| stream.try_write_vectored(slices)) {
             Ok(n) => {
-                *wpos += n;
                 sh.stats
                     .bytes_written
                     .fetch_add(n as u64, Ordering::Relaxed);
                 *last_activity = Instant::now();
-                if *wpos == wbuf.len() {
-                    if wbuf.capacity() > HIGH_WATER * 2 {
-                        *wbuf = Vec::new(); // a burst's buffer is not kept for an idle connection
-                    }
-                    wbuf.clear();
-                    *wpos = 0;
+                if wq.is_empty() {
                     return Wrote::Flushed;
                 }
             }
@@ -730,7 +698,7 @@ struct TaskStream {
 
 impl Drop for TaskStream {
     fn drop(&mut self) {
-        lock(&self.conn.st).fd = None;
+        lock(&self.conn.st).out.detach();
     }
 }
 
@@ -750,14 +718,13 @@ async fn run(conn: Arc<Conn>, stream: Stream) {
     let idle = sh.opts.idle_timeout;
     let mut rbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut rpos = 0usize;
-    let mut wbuf: Vec<u8> = Vec::new();
-    let mut wpos = 0usize;
+    let mut wq = OutQueue::default();
     let mut last_activity = Instant::now();
     let mut linger: Option<Instant> = None;
     let mut shut = false;
     // why the loop ended, for the connection-lost path
     let mut lost: Option<AbortReason> = None;
-    lock(&conn.st).fd = Some(stream.raw_fd());
+    lock(&conn.st).out.attach(stream.raw_fd());
 
     'main: loop {
         // A: take new output, decide whether to read, find the next deadline
@@ -768,15 +735,7 @@ async fn run(conn: Arc<Conn>, stream: Stream) {
                 conn.abort_all(st, reason);
                 break 'main;
             }
-            if wpos == wbuf.len() && !st.out.is_empty() {
-                wbuf.clear();
-                wpos = 0;
-                std::mem::swap(&mut wbuf, &mut st.out);
-                if st.out.capacity() > HIGH_WATER * 2 {
-                    st.out = Vec::new();
-                }
-            }
-            st.inflight = wbuf.len() - wpos;
+            st.out.take(&mut wq);
             if linger.is_none() && st.reqs.is_empty() && (st.close_when_idle || st.draining) {
                 linger = Some(Instant::now() + LINGER);
             }
@@ -790,8 +749,8 @@ async fn run(conn: Arc<Conn>, stream: Stream) {
         };
 
         // B: write what the socket takes now
-        if wpos < wbuf.len() {
-            match write_ready(&stream, &mut wbuf, &mut wpos, &sh, &mut last_activity) {
+        if !wq.is_empty() {
+            match write_ready(&stream, &mut wq, &sh, &mut last_activity) {
                 Wrote::Flushed => continue 'main, // more output may have come meanwhile
                 Wrote::Blocked => {}
                 Wrote::Failed(e) => {
@@ -801,7 +760,7 @@ async fn run(conn: Arc<Conn>, stream: Stream) {
                 }
             }
         }
-        if linger.is_some() && !shut && wpos == wbuf.len() {
+        if linger.is_some() && !shut && wq.is_empty() {
             stream.shutdown_write();
             shut = true;
         }
@@ -811,7 +770,7 @@ async fn run(conn: Arc<Conn>, stream: Stream) {
         if want_read {
             interest = Some(Interest::READABLE);
         }
-        if wpos < wbuf.len() {
+        if !wq.is_empty() {
             interest = Some(match interest {
                 Some(i) => i | Interest::WRITABLE,
                 None => Interest::WRITABLE,
@@ -834,7 +793,7 @@ async fn run(conn: Arc<Conn>, stream: Stream) {
                 }
                 let mut guard = lock(&conn.st);
                 let st = &mut *guard;
-                if let Some(t) = st.js_wrote.take() {
+                if let Some(t) = st.out.take_js_wrote() {
                     last_activity = last_activity.max(t);
                 }
                 if let Some(id) = st
@@ -920,10 +879,12 @@ async fn run(conn: Arc<Conn>, stream: Stream) {
                     Err(Fatal::Close) => {
                         // best effort: what was answered before the bad record goes out
                         let st = &mut *guard;
-                        if wpos < wbuf.len() {
-                            let _ = stream.try_write(&wbuf[wpos..]);
-                        } else if !st.out.is_empty() {
-                            let _ = stream.try_write(&st.out);
+                        let write =
+                            |slices: &[std::io::IoSlice<'_>]| stream.try_write_vectored(slices);
+                        if !wq.is_empty() {
+                            let _ = wq.write_with(write);
+                        } else {
+                            st.out.write_unsent(write);
                         }
                         break 'main;
                     }
@@ -944,7 +905,7 @@ async fn run(conn: Arc<Conn>, stream: Stream) {
         let st = &mut *guard;
         conn.abort_all(st, lost.unwrap_or(AbortReason::ConnectionLost));
         st.closed = true;
-        st.fd = None; // before the socket closes: no more writes from the JS thread (TaskStream)
+        st.out.detach(); // before the socket closes: no more writes from the JS thread (TaskStream)
         for handle in std::mem::take(&mut st.drain_waiters) {
             sh.emit(EV_DRAIN, 0, handle, &[]);
         }

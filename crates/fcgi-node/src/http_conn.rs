@@ -12,7 +12,6 @@
 //! engine (node:http, lib/engines/js/http-server.ts).
 
 use std::io;
-use std::os::fd::{BorrowedFd, RawFd};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -33,6 +32,7 @@ use crate::conn::{
 use crate::events::{
     lock, AbortReason, Level, EV_ABORT, EV_DRAIN, EV_REQUEST, EV_STDIN, EV_STDIN_END,
 };
+use crate::output::{Body, OutQueue, Output};
 use crate::server::{AnyConn, Shared, Stats};
 
 /// Bytes read per read call, at most.
@@ -64,10 +64,7 @@ struct Cur {
 }
 
 struct HState {
-    /// Output waiting for the connection task.
-    out: Vec<u8>,
-    /// Output the task took and has not written yet.
-    inflight: usize,
+    out: Output,
     cur: Option<Cur>,
     /// The read buffer holds unparsed bytes: wake the task when the response ends.
     input_pending: bool,
@@ -76,10 +73,6 @@ struct HState {
     /// The server is closing: finish the current request, then close.
     draining: bool,
     destroy: Option<AbortReason>,
-    /// The socket, while the task has it open (for writes from the JS thread).
-    fd: Option<RawFd>,
-    /// When the JS thread last wrote to the socket (activity for the idle timeout).
-    js_wrote: Option<Instant>,
     date: DateCache,
 }
 
@@ -132,15 +125,12 @@ impl HttpConn {
         Self {
             id,
             st: Mutex::new(HState {
-                out: Vec::new(),
-                inflight: 0,
+                out: Output::default(),
                 cur: None,
                 input_pending: false,
                 closing: false,
                 draining: false,
                 destroy: None,
-                fd: None,
-                js_wrote: None,
                 date: DateCache::new(),
             }),
             shared,
@@ -158,7 +148,7 @@ impl HttpConn {
         self: &Arc<Self>,
         handle: u32,
         head: Option<&[u8]>,
-        body: Option<&[u8]>,
+        body: Option<Body<'_>>,
         end: bool,
     ) -> bool {
         let mut guard = lock(&self.st);
@@ -176,7 +166,7 @@ impl HttpConn {
                 ctx.keep_alive = false;
             }
             cur.enc = Some(encode_head(
-                &mut st.out,
+                st.out.buf(),
                 status,
                 headers,
                 BodyLength::Unknown,
@@ -185,16 +175,29 @@ impl HttpConn {
         }
         let enc = cur.enc.as_mut().expect("head encoded above");
         if let Some(b) = body {
-            if let Err(e) = enc.write(&mut st.out, b) {
+            let written = match b {
+                Body::Copy(b) => enc.write(st.out.buf(), b),
+                // the body goes to the socket from its Buffer (see output.rs)
+                Body::Hold(b) => {
+                    let len = (*b).as_ref().len();
+                    enc.begin_data(st.out.buf(), len).map(|send| {
+                        if send {
+                            st.out.hold(&b, 0..len);
+                            enc.end_data(st.out.buf());
+                        }
+                    })
+                }
+            };
+            if let Err(e) = written {
                 self.shared.log(
                     Level::Warn,
                     &format!("HTTP response: {e}; closing the connection"),
                 );
             }
         }
-        let ok = st.out.len() + st.inflight < HIGH_WATER;
+        let ok = st.out.queued() < HIGH_WATER;
         if end {
-            if let Err(e) = enc.finish(&mut st.out) {
+            if let Err(e) = enc.finish(st.out.buf()) {
                 self.shared.log(
                     Level::Warn,
                     &format!("HTTP response: {e}; closing the connection"),
@@ -223,38 +226,11 @@ impl HttpConn {
         self.dirty.store(false, Ordering::Release);
         let mut guard = lock(&self.st);
         let st = &mut *guard;
-        let mut wake_task = false;
-        if !st.out.is_empty() {
-            match st.fd {
-                Some(fd) if st.inflight == 0 && direct_writes() => {
-                    // SAFETY: `st.fd` is Some only while the connection task owns the open
-                    // socket: the task sets it before its loop and clears it, under this
-                    // same lock, before dropping the socket (`TaskStream::drop`). We hold the
-                    // lock for the whole borrow, so the descriptor cannot be closed (or
-                    // reused) meanwhile.
-                    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
-                    // the task writes only what it took from `out` under the lock, and has
-                    // nothing in flight (`inflight == 0`), so the order of bytes is kept
-                    match socket2::SockRef::from(&borrowed).send(&st.out) {
-                        Ok(n) => {
-                            st.js_wrote = Some(Instant::now());
-                            self.shared
-                                .stats
-                                .bytes_written
-                                .fetch_add(n as u64, Ordering::Relaxed);
-                            if n == st.out.len() {
-                                st.out.clear();
-                            } else {
-                                st.out.drain(..n);
-                                wake_task = true;
-                            }
-                        }
-                        Err(_) => wake_task = true, // would block, or an error the task reports
-                    }
-                }
-                _ => wake_task = true,
-            }
-        }
+        let mut wake_task = if direct_writes() {
+            st.out.flush_now(&self.shared)
+        } else {
+            st.out.has_pending()
+        };
         if st.destroy.is_some() || st.closing || st.draining {
             wake_task = true;
         }
@@ -346,7 +322,7 @@ impl HttpConn {
         Stats::inc(&self.shared.stats.errors);
         self.shared.log(Level::Info, why);
         let date = *st.date.get(SystemTime::now());
-        error_response(&mut st.out, status, Some(&date));
+        error_response(st.out.buf(), status, Some(&date));
         st.closing = true;
     }
 
@@ -429,7 +405,7 @@ impl HttpConn {
                     r.params = Vec::new();
                 }
                 if expect_continue {
-                    st.out.extend_from_slice(CONTINUE);
+                    st.out.buf().extend_from_slice(CONTINUE);
                 }
                 r.body = BodyDecoder::new(kind, r.parser.limits());
                 r.pos += consumed;
@@ -497,7 +473,7 @@ impl HttpConn {
 
     /// Drain event for a response waiting for room, once there is room.
     fn maybe_drain(&self, st: &mut HState) {
-        let room = st.out.len() + st.inflight < LOW_WATER;
+        let room = st.out.queued() < LOW_WATER;
         if let Some(c) = st.cur.as_mut().filter(|c| c.wants_drain && room) {
             c.wants_drain = false;
             self.shared.emit(EV_DRAIN, 0, c.handle, &[]);
@@ -545,7 +521,7 @@ struct TaskStream {
 
 impl Drop for TaskStream {
     fn drop(&mut self) {
-        lock(&self.conn.st).fd = None;
+        lock(&self.conn.st).out.detach();
     }
 }
 
@@ -586,15 +562,14 @@ async fn run(conn: Arc<HttpConn>, stream: Stream) {
         buf: Vec::new(),
         pos: 0,
     };
-    let mut wbuf: Vec<u8> = Vec::new();
-    let mut wpos = 0usize;
+    let mut wq = OutQueue::default();
     let mut last_activity = Instant::now();
     // after the FIN went out: read and drop until the peer closes or this deadline
     let mut linger: Option<Instant> = None;
     // the peer closed its side: no more reads
     let mut eof = false;
     let mut lost: Option<AbortReason> = None;
-    lock(&conn.st).fd = Some(stream.raw_fd());
+    lock(&conn.st).out.attach(stream.raw_fd());
 
     'main: loop {
         // A: parse and dispatch, take new output, decide whether to read
@@ -613,15 +588,7 @@ async fn run(conn: Arc<HttpConn>, stream: Stream) {
                 r.pos = 0;
             }
             st.input_pending = r.pos < r.buf.len();
-            if wpos == wbuf.len() && !st.out.is_empty() {
-                wbuf.clear();
-                wpos = 0;
-                std::mem::swap(&mut wbuf, &mut st.out);
-                if st.out.capacity() > HIGH_WATER * 2 {
-                    st.out = Vec::new();
-                }
-            }
-            st.inflight = wbuf.len() - wpos;
+            st.out.take(&mut wq);
             conn.maybe_drain(st);
             let want_read = if linger.is_some() {
                 true
@@ -641,7 +608,7 @@ async fn run(conn: Arc<HttpConn>, stream: Stream) {
                 (None, false) => r.head_since.map(|t| t + sh.opts.params_timeout),
                 _ => None,
             };
-            let flushed = wpos == wbuf.len() && st.out.is_empty();
+            let flushed = wq.is_empty() && !st.out.has_pending();
             // server closing and this connection between requests: close it now, as
             // node:http's closeIdleConnections (no response was cut, nothing to linger for)
             let idle_drained = st.draining && st.cur.is_none() && r.pos == r.buf.len();
@@ -649,8 +616,8 @@ async fn run(conn: Arc<HttpConn>, stream: Stream) {
         };
 
         // B: write what the socket takes now
-        if wpos < wbuf.len() {
-            match write_ready(&stream, &mut wbuf, &mut wpos, &sh, &mut last_activity) {
+        if !wq.is_empty() {
+            match write_ready(&stream, &mut wq, &sh, &mut last_activity) {
                 Wrote::Flushed => continue 'main, // more output may have come meanwhile
                 Wrote::Blocked => {}
                 Wrote::Failed(e) => {
@@ -673,7 +640,7 @@ async fn run(conn: Arc<HttpConn>, stream: Stream) {
         if want_read {
             interest = Some(Interest::READABLE);
         }
-        if wpos < wbuf.len() {
+        if !wq.is_empty() {
             interest = Some(match interest {
                 Some(i) => i | Interest::WRITABLE,
                 None => Interest::WRITABLE,
@@ -696,7 +663,7 @@ async fn run(conn: Arc<HttpConn>, stream: Stream) {
                 }
                 let mut guard = lock(&conn.st);
                 let st = &mut *guard;
-                if let Some(t) = st.js_wrote.take() {
+                if let Some(t) = st.out.take_js_wrote() {
                     last_activity = last_activity.max(t);
                 }
                 if head_deadline.is_some_and(|d| d <= now) && st.cur.is_none() && !st.closing {
@@ -777,7 +744,7 @@ async fn run(conn: Arc<HttpConn>, stream: Stream) {
         let mut guard = lock(&conn.st);
         let st = &mut *guard;
         conn.abort_cur(st, lost.unwrap_or(AbortReason::ConnectionClosed));
-        st.fd = None; // before the socket closes: no more writes from the JS thread (TaskStream)
+        st.out.detach(); // before the socket closes: no more writes from the JS thread (TaskStream)
         st.closing = true;
     }
     drop(stream);

@@ -13,6 +13,7 @@
 mod conn;
 mod events;
 mod http_conn;
+mod output;
 mod server;
 
 use std::sync::{Arc, OnceLock};
@@ -20,6 +21,8 @@ use std::time::Duration;
 
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
+
+use crate::output::Body;
 use napi::JsString;
 use napi_derive::napi;
 use tokio::runtime::Runtime;
@@ -212,6 +215,30 @@ impl NativeServer {
         body: Option<BufferSlice>,
         end: bool,
     ) -> Result<bool> {
+        self.send_body(handle, head, body.as_ref().map(|b| Body::Copy(b)), end)
+    }
+
+    /// `send` for a large body (the adapter uses it from 32 KiB on): the body is not copied but
+    /// held by reference until the socket took it, as node:net does with `socket.write`; the
+    /// caller must not modify it meanwhile.
+    #[napi(catch_unwind)]
+    pub fn send_held(
+        &self,
+        handle: u32,
+        head: Option<JsString>,
+        body: Buffer,
+        end: bool,
+    ) -> Result<bool> {
+        self.send_body(handle, head, Some(Body::Hold(Arc::new(body))), end)
+    }
+
+    fn send_body(
+        &self,
+        handle: u32,
+        head: Option<JsString>,
+        body: Option<Body<'_>>,
+        end: bool,
+    ) -> Result<bool> {
         let Some((conn, id)) = self.lookup(handle) else {
             return Ok(true);
         };
@@ -220,10 +247,9 @@ impl NativeServer {
             None => None,
         };
         let head_bytes = head.as_ref().map(|h| h.as_slice());
-        let body_bytes = body.as_ref().map(|b| &b[..]);
         Ok(match conn {
-            AnyConn::Fcgi(c) => c.send(handle, id, head_bytes, body_bytes, end),
-            AnyConn::Http(c) => c.send(handle, head_bytes, body_bytes, end),
+            AnyConn::Fcgi(c) => c.send(handle, id, head_bytes, body, end),
+            AnyConn::Http(c) => c.send(handle, head_bytes, body, end),
         })
     }
 

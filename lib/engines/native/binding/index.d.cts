@@ -25,6 +25,12 @@ export declare class NativeServer {
    */
   send(handle: number, head: string | undefined | null, body: Buffer | undefined | null, end: boolean): boolean
   /**
+   * `send` for a large body (the adapter uses it from 32 KiB on): the body is not copied but
+   * held by reference until the socket took it, as node:net does with `socket.write`; the
+   * caller must not modify it meanwhile.
+   */
+  sendHeld(handle: number, head: string | undefined | null, body: Buffer, end: boolean): boolean
+  /**
    * Wake the connections that `send`, `stderr` or `cut` gave output since the last
    * flush. JavaScript calls it once per batch of responses (a microtask).
    */
