@@ -271,6 +271,39 @@ forEachEngine('FastCGI protocol', (engine) => {
   })
 })
 
+// req.method and req.url may be read without building req.params (the native engine scans the
+// raw pairs for them); they must agree with what params say in every case.
+forEachEngine('req.method and req.url without params', (engine) => {
+  const cases: Array<{ title: string; pairs: [string, string][]; method: string; url: string }> = [
+    { title: 'a repeated name: the last one counts', pairs: [['REQUEST_METHOD', 'PUT'], ['REQUEST_URI', '/first'], ['REQUEST_URI', '/last?x=1']], method: 'PUT', url: '/last?x=1' },
+    { title: 'near-miss names are not taken', pairs: [['REQUEST_URIX', '/no'], ['REQUEST_UR', '/no'], ['request_uri', '/no'], ['REQUEST_URI', '/yes']], method: 'GET', url: '/yes' },
+    { title: 'empty values fall back (GET, SCRIPT_NAME + PATH_INFO + QUERY_STRING)', pairs: [['REQUEST_METHOD', ''], ['REQUEST_URI', ''], ['SCRIPT_NAME', '/s'], ['PATH_INFO', '/p'], ['QUERY_STRING', 'q=1']], method: 'GET', url: '/s/p?q=1' },
+    { title: 'a non-ASCII URI decodes as in params', pairs: [['REQUEST_METHOD', 'POST'], ['REQUEST_URI', '/caf\u00e9/\u20ac']], method: 'POST', url: '/caf\u00e9/\u20ac' },
+    { title: 'a long value (4-byte length) after a long name', pairs: [['X'.repeat(200), 'y'.repeat(300)], ['REQUEST_URI', `/${'z'.repeat(1000)}`]], method: 'GET', url: `/${'z'.repeat(1000)}` },
+  ]
+  let t: TestServer
+  before(async () => {
+    t = await startFcgi(engine, (req, res) => {
+      const method = req.method
+      const url = req.url // both before anything touches req.params
+      res.end(JSON.stringify({ method, url, uri: req.params.REQUEST_URI }))
+    })
+  })
+  after(() => t.close())
+  for (const { title, pairs, method, url } of cases) {
+    test(title, async () => {
+      const c = new RawConnection(t.connectTo)
+      const body = encodePairs(pairs)
+      c.write(Buffer.concat([begin(1), rec(Type.Params, 1, body), rec(Type.Params, 1), stdin(1)]))
+      const out = stdoutOf(await c.endOf(1), 1)
+      const got = JSON.parse(out.slice(out.indexOf('\r\n\r\n') + 4))
+      assert.deepEqual({ method: got.method, url: got.url }, { method, url })
+      if (got.uri) assert.equal(got.url, got.uri)
+      c.destroy()
+    })
+  }
+})
+
 forEachEngine('FastCGI capacity', (engine) => {
   test('FCGI_OVERLOADED past maxReqs on a connection', async () => {
     const t = await startFcgi(engine, async (req, res) => {

@@ -87,6 +87,14 @@ function internalize(name: string): string {
   return Object.keys({ [name]: 0 })[0] ?? name
 }
 
+/** A name-value pair length at `off` (FastCGI: one byte below 128, else four with the top bit). */
+function lenAt(buf: Buffer, off: number): number {
+  const b = buf[off]
+  return b < 128 ? b : (b & 0x7f) * 0x1000000 + (buf[off + 1] << 16) + (buf[off + 2] << 8) + buf[off + 3]
+}
+
+const lenSize = (buf: Buffer, off: number): number => (buf[off] < 128 ? 1 : 4)
+
 /** Params whose bytes are all ASCII: one latin1 string for the whole buffer, names and values
  * sliced from it (what decodePairs returns, without a native call per string). */
 function decodeAsciiPairs(buf: Buffer): Record<string, string> {
@@ -95,18 +103,10 @@ function decodeAsciiPairs(buf: Buffer): Record<string, string> {
   const end = buf.length
   let off = 0
   for (let i = 0; off < end; i++) {
-    let nlen = buf[off]
-    if (nlen < 128) off += 1
-    else {
-      nlen = ((nlen & 0x7f) * 0x1000000 + (buf[off + 1] << 16) + (buf[off + 2] << 8) + buf[off + 3])
-      off += 4
-    }
-    let vlen = buf[off]
-    if (vlen < 128) off += 1
-    else {
-      vlen = ((vlen & 0x7f) * 0x1000000 + (buf[off + 1] << 16) + (buf[off + 2] << 8) + buf[off + 3])
-      off += 4
-    }
+    const nlen = lenAt(buf, off)
+    off += lenSize(buf, off)
+    const vlen = lenAt(buf, off)
+    off += lenSize(buf, off)
     let name = i < 64 ? NAME_CACHE[i] : undefined
     if (name === undefined || name.length !== nlen || !s.startsWith(name, off)) {
       name = s.slice(off, off + nlen)
@@ -120,6 +120,32 @@ function decodeAsciiPairs(buf: Buffer): Record<string, string> {
     else out[name] = value
   }
   return out
+}
+
+/** The value of `name` in ASCII params (the last pair of that name, as decodeAsciiPairs keeps),
+ * read without decoding the others: `req.method` and `req.url` of a request whose params nobody
+ * reads cost a walk over the lengths. Empty values count as absent (the API falls back). */
+function findAsciiParam(buf: Buffer, name: string): string | undefined {
+  const end = buf.length
+  let off = 0
+  let at = -1
+  let len = 0
+  while (off < end) {
+    const nlen = lenAt(buf, off)
+    off += lenSize(buf, off)
+    const vlen = lenAt(buf, off)
+    off += lenSize(buf, off)
+    if (nlen === name.length) {
+      let i = 0
+      while (i < nlen && buf[off + i] === name.charCodeAt(i)) i++
+      if (i === nlen) {
+        at = off + nlen
+        len = vlen
+      }
+    }
+    off += nlen + vlen
+  }
+  return len === 0 ? undefined : buf.latin1Slice(at, at + len)
 }
 
 declare module 'node:buffer' {
@@ -170,6 +196,18 @@ class NativeExchange implements Exchange, ResponseSink {
   private abortSignal(err: Error): void {
     this.abortReason ??= err
     this.controller?.abort(err)
+  }
+
+  /** REQUEST_METHOD without building `params` (ASCII params only; else the API reads params). */
+  get method(): string | undefined {
+    if (this.decoded || !this.ascii) return this.decoded?.REQUEST_METHOD || undefined
+    return findAsciiParam(this.raw, 'REQUEST_METHOD')
+  }
+
+  /** REQUEST_URI without building `params`, as `method`. */
+  get uri(): string | undefined {
+    if (this.decoded || !this.ascii) return this.decoded?.REQUEST_URI || undefined
+    return findAsciiParam(this.raw, 'REQUEST_URI')
   }
 
   get params(): Record<string, string> {
