@@ -1,12 +1,11 @@
 //! One FastCGI connection: a Tokio task reads records into `fcgi_proto::ServerConnection`,
 //! pushes requests and body chunks to JavaScript, and writes the connection's output
-//! buffer, which the JS thread fills through `send` (one synchronous call per response
-//! part). The behaviour on every input is docs/protocol-behaviour.md, the same as the js
+//! (output.rs), which the JS thread fills through `send` (one synchronous call per response
+//! part). The socket side of the task (waiting, writing, the panic guard) is socket.rs, shared
+//! with the HTTP task (http_conn.rs). The behaviour on every input is docs/protocol-behaviour.md, the same as the js
 //! engine (lib/engines/js/fcgi-connection.ts), whose log lines and counters it mirrors.
 
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
-use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,9 +14,6 @@ use fcgi_proto::record::MAX_CONTENT_LEN;
 use fcgi_proto::{
     encoder, Event, ProtocolError, RecordType, Refusal, Role, ServerConfig, ServerConnection, Step,
 };
-use futures_util::FutureExt;
-use tokio::io::{Interest, Ready};
-use tokio::net::{TcpStream, UnixStream};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -27,6 +23,10 @@ use crate::events::{
 };
 use crate::output::{Body, OutQueue, Output};
 use crate::server::{AnyConn, Shared, Stats};
+use crate::socket::{
+    log_io_error, make_room, os_code, spawn_guarded, wait, write_ready, Stream, TaskStream, Woke,
+    Wrote,
+};
 
 /// How long a closing connection keeps reading (and discarding) after its FIN.
 pub(crate) const LINGER: Duration = Duration::from_secs(2);
@@ -42,57 +42,6 @@ const EARLY_BUDGET: usize = 8 << 20;
 pub(crate) const READ_CHUNK: usize = 128 << 10;
 /// Small bodies share the head's record (as the js engine does).
 const MERGE_BELOW: usize = 16384;
-
-pub enum Stream {
-    Tcp(TcpStream),
-    Unix(UnixStream),
-}
-
-impl Stream {
-    pub(crate) async fn ready(&self, interest: Interest) -> io::Result<Ready> {
-        match self {
-            Stream::Tcp(s) => s.ready(interest).await,
-            Stream::Unix(s) => s.ready(interest).await,
-        }
-    }
-
-    pub(crate) fn try_read_buf(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.try_read_buf(buf),
-            Stream::Unix(s) => s.try_read_buf(buf),
-        }
-    }
-
-    pub(crate) fn try_write_vectored(&self, bufs: &[std::io::IoSlice<'_>]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.try_write_vectored(bufs),
-            Stream::Unix(s) => s.try_write_vectored(bufs),
-        }
-    }
-
-    pub(crate) fn raw_fd(&self) -> RawFd {
-        match self {
-            Stream::Tcp(s) => s.as_raw_fd(),
-            Stream::Unix(s) => s.as_raw_fd(),
-        }
-    }
-
-    /// Local and peer addresses (TCP only), for HTTP's CGI params.
-    pub(crate) fn addrs(&self) -> (Option<std::net::SocketAddr>, Option<std::net::SocketAddr>) {
-        match self {
-            Stream::Tcp(s) => (s.local_addr().ok(), s.peer_addr().ok()),
-            Stream::Unix(_) => (None, None),
-        }
-    }
-
-    pub(crate) fn shutdown_write(&self) {
-        let sock = match self {
-            Stream::Tcp(s) => socket2::SockRef::from(s),
-            Stream::Unix(s) => socket2::SockRef::from(s),
-        };
-        let _ = sock.shutdown(std::net::Shutdown::Write);
-    }
-}
 
 struct ReqInfo {
     id: u16,
@@ -589,22 +538,16 @@ impl Conn {
 }
 
 pub fn spawn(conn: Arc<Conn>, stream: Stream) {
-    crate::runtime().spawn(async move {
-        let result = AssertUnwindSafe(run(conn.clone(), stream))
-            .catch_unwind()
-            .await;
-        if result.is_err() {
-            // a bug must cost one connection, never the process
-            conn.shared.log(
-                Level::Error,
-                "internal error in a connection task (panic); connection closed",
-            );
-            let mut st = lock(&conn.st);
-            conn.abort_all(&mut st, AbortReason::ConnectionLost);
-            st.closed = true;
-            drop(st);
-            conn.shared.conn_closed(conn.id);
-        }
+    spawn_guarded(run(conn.clone(), stream), move || {
+        conn.shared.log(
+            Level::Error,
+            "internal error in a connection task (panic); connection closed",
+        );
+        let mut st = lock(&conn.st);
+        conn.abort_all(&mut st, AbortReason::ConnectionLost);
+        st.closed = true;
+        drop(st);
+        conn.shared.conn_closed(conn.id);
     });
 }
 
@@ -634,86 +577,11 @@ fn js_message(e: &ProtocolError) -> String {
     }
 }
 
-/// What one write step of a connection task achieved.
-pub(crate) enum Wrote {
-    /// Everything owed went out (the buffer is empty again).
-    Flushed,
-    /// The socket took what it could; wait until it is writable.
-    Blocked,
-    Failed(io::Error),
-}
-
-/// Write what the socket takes now of `wq`; shared by the FastCGI and HTTP tasks.
-pub(crate) fn write_ready(
-    stream: &Stream,
-    wq: &mut OutQueue,
-    sh: &Shared,
-    last_activity: &mut Instant,
-) -> Wrote {
-    loop {
-        match wq.write_with(|slices| stream.try_write_vectored(slices)) {
-            Ok(n) => {
-                sh.stats
-                    .bytes_written
-                    .fetch_add(n as u64, Ordering::Relaxed);
-                *last_activity = Instant::now();
-                if wq.is_empty() {
-                    return Wrote::Flushed;
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Wrote::Blocked,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Wrote::Failed(e),
-        }
-    }
-}
-
-/// A read or write error ends the connection; it is logged unless the connection was
-/// lingering anyway (then the peer closing on us is expected).
-pub(crate) fn log_io_error(sh: &Shared, lingering: bool, op: &str, e: &io::Error) {
-    if !lingering {
-        sh.log(
-            Level::Info,
-            &format!("connection error: {op} {}", os_code(e)),
-        );
-    }
-}
-
-pub(crate) fn os_code(e: &io::Error) -> String {
-    match e.raw_os_error() {
-        Some(104) => "ECONNRESET".into(),
-        Some(32) => "EPIPE".into(),
-        Some(110) => "ETIMEDOUT".into(),
-        Some(113) => "EHOSTUNREACH".into(),
-        _ => e.to_string(),
-    }
-}
-
-/// The task's socket. Dropping it (normally or while unwinding from a panic) first
-/// withdraws the descriptor from the JS thread, then closes it.
-struct TaskStream {
-    stream: Stream,
-    conn: Arc<Conn>,
-}
-
-impl Drop for TaskStream {
-    fn drop(&mut self) {
-        lock(&self.conn.st).out.detach();
-    }
-}
-
-impl std::ops::Deref for TaskStream {
-    type Target = Stream;
-    fn deref(&self) -> &Stream {
-        &self.stream
-    }
-}
-
 async fn run(conn: Arc<Conn>, stream: Stream) {
-    let stream = TaskStream {
-        stream,
-        conn: conn.clone(),
-    };
+    let stream = TaskStream::new(stream, {
+        let conn = conn.clone();
+        move || lock(&conn.st).out.detach()
+    });
     let sh = conn.shared.clone();
     let idle = sh.opts.idle_timeout;
     let mut rbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
@@ -766,16 +634,6 @@ async fn run(conn: Arc<Conn>, stream: Stream) {
         }
 
         // C: wait for the socket, the JS thread, or a deadline
-        let mut interest: Option<Interest> = None;
-        if want_read {
-            interest = Some(Interest::READABLE);
-        }
-        if !wq.is_empty() {
-            interest = Some(match interest {
-                Some(i) => i | Interest::WRITABLE,
-                None => Interest::WRITABLE,
-            });
-        }
         let deadline = match linger {
             Some(l) => l,
             None => {
@@ -783,10 +641,17 @@ async fn run(conn: Arc<Conn>, stream: Stream) {
                 params_deadline.map_or(idle_at, |p| p.min(idle_at))
             }
         };
-        let ready = tokio::select! {
-            r = stream.ready(interest.unwrap_or(Interest::READABLE)), if interest.is_some() => Some(r),
-            _ = conn.wake.notified() => None,
-            _ = tokio::time::sleep_until(deadline) => {
+        let ready = match wait(&stream, want_read, !wq.is_empty(), &conn.wake, deadline).await {
+            Woke::Socket(Ok(ready)) => ready,
+            Woke::Socket(Err(e)) => {
+                if linger.is_none() {
+                    sh.log(Level::Info, &format!("connection error: {}", os_code(&e)));
+                }
+                lost = Some(AbortReason::ConnectionLost);
+                break 'main;
+            }
+            Woke::Js => continue,
+            Woke::Deadline => {
                 let now = Instant::now();
                 if linger.is_some() {
                     break 'main; // lingered long enough
@@ -824,30 +689,13 @@ async fn run(conn: Arc<Conn>, stream: Stream) {
                         last_activity = now;
                     }
                 }
-                None
-            }
-        };
-        let Some(ready) = ready else { continue };
-        let ready = match ready {
-            Ok(r) => r,
-            Err(e) => {
-                if linger.is_none() {
-                    sh.log(Level::Info, &format!("connection error: {}", os_code(&e)));
-                }
-                lost = Some(AbortReason::ConnectionLost);
-                break 'main;
+                continue;
             }
         };
         if !(want_read && (ready.is_readable() || ready.is_read_closed())) {
             continue; // writable: B writes on the next turn
         }
-        if rbuf.capacity() - rbuf.len() < READ_CHUNK / 2 {
-            if rpos > 0 {
-                rbuf.drain(..rpos);
-                rpos = 0;
-            }
-            rbuf.reserve(READ_CHUNK);
-        }
+        make_room(&mut rbuf, &mut rpos, READ_CHUNK);
         match stream.try_read_buf(&mut rbuf) {
             Ok(0) => {
                 if linger.is_none() {

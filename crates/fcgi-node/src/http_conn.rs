@@ -12,7 +12,6 @@
 //! engine (node:http, lib/engines/js/http-server.ts).
 
 use std::io;
-use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -21,19 +20,19 @@ use fcgi_http::{
     cgi_params, encode_head, error_response, BodyDecoder, BodyEncoder, BodyKind, BodyLength,
     ConnInfo, DateCache, HttpError, Limits, RequestParser, ResponseContext, Status, CONTINUE,
 };
-use futures_util::FutureExt;
-use tokio::io::Interest;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::conn::{
-    log_io_error, os_code, write_ready, Stream, Wrote, HIGH_WATER, LINGER, LOW_WATER,
-};
+use crate::conn::{HIGH_WATER, LINGER, LOW_WATER};
 use crate::events::{
     lock, AbortReason, Level, EV_ABORT, EV_DRAIN, EV_REQUEST, EV_STDIN, EV_STDIN_END,
 };
 use crate::output::{Body, OutQueue, Output};
 use crate::server::{AnyConn, Shared, Stats};
+use crate::socket::{
+    log_io_error, make_room, os_code, spawn_guarded, wait, write_ready, Stream, TaskStream, Woke,
+    Wrote,
+};
 
 /// Bytes read per read call, at most.
 const READ_CHUNK: usize = 64 << 10;
@@ -494,42 +493,16 @@ struct Reader {
 }
 
 pub fn spawn(conn: Arc<HttpConn>, stream: Stream) {
-    crate::runtime().spawn(async move {
-        let result = AssertUnwindSafe(run(conn.clone(), stream))
-            .catch_unwind()
-            .await;
-        if result.is_err() {
-            // a bug must cost one connection, never the process
-            conn.shared.log(
-                Level::Error,
-                "internal error in an HTTP connection task (panic); connection closed",
-            );
-            let mut st = lock(&conn.st);
-            conn.abort_cur(&mut st, AbortReason::ConnectionLost);
-            drop(st);
-            conn.shared.conn_closed(conn.id);
-        }
+    spawn_guarded(run(conn.clone(), stream), move || {
+        conn.shared.log(
+            Level::Error,
+            "internal error in an HTTP connection task (panic); connection closed",
+        );
+        let mut st = lock(&conn.st);
+        conn.abort_cur(&mut st, AbortReason::ConnectionLost);
+        drop(st);
+        conn.shared.conn_closed(conn.id);
     });
-}
-
-/// The task's socket. Dropping it (normally or while unwinding from a panic) first
-/// withdraws the descriptor from the JS thread, then closes it.
-struct TaskStream {
-    stream: Stream,
-    conn: Arc<HttpConn>,
-}
-
-impl Drop for TaskStream {
-    fn drop(&mut self) {
-        lock(&self.conn.st).out.detach();
-    }
-}
-
-impl std::ops::Deref for TaskStream {
-    type Target = Stream;
-    fn deref(&self) -> &Stream {
-        &self.stream
-    }
 }
 
 fn limits(shared: &Shared) -> Limits {
@@ -545,10 +518,10 @@ fn limits(shared: &Shared) -> Limits {
 }
 
 async fn run(conn: Arc<HttpConn>, stream: Stream) {
-    let stream = TaskStream {
-        stream,
-        conn: conn.clone(),
-    };
+    let stream = TaskStream::new(stream, {
+        let conn = conn.clone();
+        move || lock(&conn.st).out.detach()
+    });
     let sh = conn.shared.clone();
     let idle = sh.opts.idle_timeout;
     let limits = limits(&sh);
@@ -636,16 +609,6 @@ async fn run(conn: Arc<HttpConn>, stream: Stream) {
         }
 
         // C: wait for the socket, the JS thread, or a deadline
-        let mut interest: Option<Interest> = None;
-        if want_read {
-            interest = Some(Interest::READABLE);
-        }
-        if !wq.is_empty() {
-            interest = Some(match interest {
-                Some(i) => i | Interest::WRITABLE,
-                None => Interest::WRITABLE,
-            });
-        }
         let deadline = match linger {
             Some(l) => l,
             None => {
@@ -653,10 +616,17 @@ async fn run(conn: Arc<HttpConn>, stream: Stream) {
                 head_deadline.map_or(idle_at, |p| p.min(idle_at))
             }
         };
-        let ready = tokio::select! {
-            r = stream.ready(interest.unwrap_or(Interest::READABLE)), if interest.is_some() => Some(r),
-            _ = conn.wake.notified() => None,
-            _ = tokio::time::sleep_until(deadline) => {
+        let ready = match wait(&stream, want_read, !wq.is_empty(), &conn.wake, deadline).await {
+            Woke::Socket(Ok(ready)) => ready,
+            Woke::Socket(Err(e)) => {
+                if linger.is_none() {
+                    sh.log(Level::Info, &format!("connection error: {}", os_code(&e)));
+                }
+                lost = Some(AbortReason::ConnectionLost);
+                break 'main;
+            }
+            Woke::Js => continue,
+            Woke::Deadline => {
                 let now = Instant::now();
                 if linger.is_some() {
                     break 'main; // lingered long enough
@@ -682,30 +652,13 @@ async fn run(conn: Arc<HttpConn>, stream: Stream) {
                     }
                     last_activity = now; // a request is running: the handler decides
                 }
-                None
-            }
-        };
-        let Some(ready) = ready else { continue };
-        let ready = match ready {
-            Ok(r) => r,
-            Err(e) => {
-                if linger.is_none() {
-                    sh.log(Level::Info, &format!("connection error: {}", os_code(&e)));
-                }
-                lost = Some(AbortReason::ConnectionLost);
-                break 'main;
+                continue;
             }
         };
         if !(want_read && (ready.is_readable() || ready.is_read_closed())) {
             continue; // writable: B writes on the next turn
         }
-        if r.buf.capacity() - r.buf.len() < READ_CHUNK / 2 {
-            if r.pos > 0 {
-                r.buf.drain(..r.pos);
-                r.pos = 0;
-            }
-            r.buf.reserve(READ_CHUNK);
-        }
+        make_room(&mut r.buf, &mut r.pos, READ_CHUNK);
         match stream.try_read_buf(&mut r.buf) {
             Ok(0) => {
                 if linger.is_some() {

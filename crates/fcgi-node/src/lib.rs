@@ -15,6 +15,7 @@ mod events;
 mod http_conn;
 mod output;
 mod server;
+mod socket;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;

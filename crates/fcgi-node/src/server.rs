@@ -12,9 +12,10 @@ use std::time::Duration;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::Notify;
 
-use crate::conn::{self, Conn, Stream};
+use crate::conn::{self, Conn};
 use crate::events::{lock, AbortReason, Events, Level, EV_CLOSED, EV_LOG};
 use crate::http_conn::{self, HttpConn};
+use crate::socket::Stream;
 
 /// Connections past maxConns are still accepted (to answer FCGI_OVERLOADED) up to this many
 /// more; the js engine's OVERLOAD_SLACK.
