@@ -24,8 +24,8 @@ use crate::events::{
 use crate::output::{Body, OutQueue, Output};
 use crate::server::{AnyConn, Shared, Stats};
 use crate::socket::{
-    log_io_error, make_room, os_code, spawn_guarded, wait, write_ready, Stream, TaskStream, Woke,
-    Wrote,
+    log_io_error, make_room, next_deadline, spawn_guarded, wait, write_ready, Stream, TaskStream,
+    Woke, Wrote,
 };
 
 /// How long a closing connection keeps reading (and discarding) after its FIN.
@@ -634,28 +634,27 @@ async fn run(conn: Arc<Conn>, stream: Stream) {
         }
 
         // C: wait for the socket, the JS thread, or a deadline
-        let deadline = match linger {
-            Some(l) => l,
-            None => {
-                let idle_at = last_activity + idle;
-                params_deadline.map_or(idle_at, |p| p.min(idle_at))
-            }
-        };
-        let ready = match wait(&stream, want_read, !wq.is_empty(), &conn.wake, deadline).await {
-            Woke::Socket(Ok(ready)) => ready,
-            Woke::Socket(Err(e)) => {
-                if linger.is_none() {
-                    sh.log(Level::Info, &format!("connection error: {}", os_code(&e)));
-                }
+        let deadline = next_deadline(linger, last_activity + idle, params_deadline);
+        let interest = (want_read, !wq.is_empty());
+        let woke = wait(
+            &stream,
+            interest,
+            &conn.wake,
+            deadline,
+            &sh,
+            linger.is_some(),
+        )
+        .await;
+        let ready = match woke {
+            Woke::Socket(ready) => ready,
+            Woke::Lost => {
                 lost = Some(AbortReason::ConnectionLost);
                 break 'main;
             }
             Woke::Js => continue,
+            Woke::Deadline if linger.is_some() => break 'main, // lingered long enough
             Woke::Deadline => {
                 let now = Instant::now();
-                if linger.is_some() {
-                    break 'main; // lingered long enough
-                }
                 let mut guard = lock(&conn.st);
                 let st = &mut *guard;
                 if let Some(t) = st.out.take_js_wrote() {

@@ -169,20 +169,33 @@ pub(crate) fn spawn_guarded(
 
 /// What woke a connection task.
 pub(crate) enum Woke {
-    Socket(io::Result<Ready>),
+    Socket(Ready),
+    /// The socket failed (logged unless the connection was lingering): the connection is lost.
+    Lost,
     /// The JS thread (`Notify`): new output, a destroy, a resume...
     Js,
     Deadline,
+}
+
+/// When a task must wake up anyway: the end of its linger, else the idle timeout or the
+/// protocol's own deadline (params / request head), whichever comes first.
+pub(crate) fn next_deadline(
+    linger: Option<Instant>,
+    idle_at: Instant,
+    protocol: Option<Instant>,
+) -> Instant {
+    linger.unwrap_or_else(|| protocol.map_or(idle_at, |p| p.min(idle_at)))
 }
 
 /// Waits for the socket (readable when `read`, writable when `write`), the JS thread, or
 /// `deadline`.
 pub(crate) async fn wait(
     stream: &Stream,
-    read: bool,
-    write: bool,
+    (read, write): (bool, bool),
     wake: &Notify,
     deadline: Instant,
+    sh: &Shared,
+    lingering: bool,
 ) -> Woke {
     let interest = match (read, write) {
         (true, true) => Some(Interest::READABLE | Interest::WRITABLE),
@@ -191,7 +204,15 @@ pub(crate) async fn wait(
         (false, false) => None,
     };
     tokio::select! {
-        r = stream.ready(interest.unwrap_or(Interest::READABLE)), if interest.is_some() => Woke::Socket(r),
+        r = stream.ready(interest.unwrap_or(Interest::READABLE)), if interest.is_some() => match r {
+            Ok(ready) => Woke::Socket(ready),
+            Err(e) => {
+                if !lingering {
+                    sh.log(Level::Info, &format!("connection error: {}", os_code(&e)));
+                }
+                Woke::Lost
+            }
+        },
         _ = wake.notified() => Woke::Js,
         _ = tokio::time::sleep_until(deadline) => Woke::Deadline,
     }
