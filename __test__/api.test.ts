@@ -76,6 +76,49 @@ forEachEngine('request and response API', (engine) => {
     }
   })
 
+  test('a header or status that cannot go on the wire is a TypeError/RangeError naming it: 500, the server goes on; latin1 is byte-exact', async () => {
+    const caught: unknown[] = []
+    const t = await startFcgi(engine, (req, res) => {
+      try {
+        if (req.url === '/value') res.setHeader('X-A', '€')
+        if (req.url === '/array') res.setHeader('X-Arr', ['ok', 'a€'])
+        if (req.url === '/write-head') res.writeHead(201, { 'X-B': 'x\u2028y' })
+        if (req.url === '/name') res.setHeader('X-€', 'v')
+        if (req.url === '/control') res.setHeader('X-C', 'a\x00b')
+      } catch (err) {
+        caught.push(err)
+        throw err
+      }
+      if (req.url === '/status') res.status = 1000 // found when the head is built, by the auto end()
+      else if (req.url === '/latin1') res.setHeader('X-A', 'café\tÿ')
+      else res.end('fine')
+    })
+    try {
+      for (const path of ['/value', '/array', '/write-head', '/name', '/control', '/status']) {
+        const res = await t.client.request({ path })
+        assert.equal(res.status, 500, path)
+        assert.equal(res.body.toString(), 'Internal Server Error\n', path)
+        assert.equal(res.appStatus, 0, path)
+        assert.deepEqual(res.rawHeaders.map(([n]) => n), ['Content-Type'], `${path}: nothing of the bad call went out`)
+        assert.equal((await t.client.request({ path: '/next' })).body.toString(), 'fine', `served after ${path}`)
+      }
+      assert.deepEqual(caught.map((e) => [(e as Error).constructor.name, (e as { code: string }).code, /\[".*"\]/.exec((e as Error).message)?.[0]]), [
+        ['TypeError', 'ERR_INVALID_CHAR', '["X-A"]'],
+        ['TypeError', 'ERR_INVALID_CHAR', '["X-Arr"]'],
+        ['TypeError', 'ERR_INVALID_CHAR', '["X-B"]'],
+        ['TypeError', 'ERR_INVALID_HTTP_TOKEN', '["X-€"]'],
+        ['TypeError', 'ERR_INVALID_CHAR', '["X-C"]'],
+      ])
+      assert.ok(t.logs.some((l) => l.includes('Invalid status code: 1000')), t.logs.join('\n'))
+      const ok = await t.client.request({ path: '/latin1' })
+      assert.equal(ok.status, 200)
+      // the client reads the head as latin1: one byte per character, 0xE9 for é
+      assert.deepEqual([...Buffer.from(ok.headers['x-a'], 'latin1')], [0x63, 0x61, 0x66, 0xe9, 0x09, 0xff])
+    } finally {
+      await t.close()
+    }
+  })
+
   test('a handler that resolves without end() gets its response ended', async () => {
     const t = await startFcgi(engine, async (_req, res) => {
       res.status = 404
@@ -244,6 +287,32 @@ forEachEngine('fetch style', (engine) => {
       assert.deepEqual(JSON.parse(b.body.toString()), { got: { a: 1 } })
       const c = await client.request({ path: '/missing' })
       assert.equal(c.status, 404)
+    } finally {
+      client.close()
+      await server.close()
+    }
+  })
+
+  test('fetch: Headers refuse non-latin1 values (500); latin1 values are byte-exact; Response.error() is a 500', async () => {
+    assert.throws(() => new Headers({ 'X-A': '€' }), TypeError)
+    const server = await serveFcgi({
+      engine,
+      listen: tempSocketPath(),
+      logger: () => {},
+      fetch: (request) => {
+        const path = new URL(request.url).pathname
+        if (path === '/euro') return new Response('x', { headers: { 'X-A': '€' } })
+        if (path === '/error') return Response.error()
+        return new Response('x', { headers: { 'X-A': 'café' } })
+      },
+    })
+    const client = new FcgiClient(server.address)
+    try {
+      assert.equal((await client.request({ path: '/euro' })).status, 500)
+      assert.equal((await client.request({ path: '/error' })).status, 500)
+      const ok = await client.request({ path: '/cafe' })
+      assert.equal(ok.status, 200)
+      assert.deepEqual([...Buffer.from(ok.headers['x-a'], 'latin1')], [0x63, 0x61, 0x66, 0xe9])
     } finally {
       client.close()
       await server.close()

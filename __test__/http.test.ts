@@ -36,6 +36,18 @@ const app: Handler = async (req, res) => {
       return
     case '/throw':
       throw new Error('http boom')
+    case '/non-latin1':
+      res.setHeader('X-A', '€')
+      res.end('never')
+      return
+    case '/non-latin1-write-head':
+      res.writeHead(200, [['X-B', 'ok'], ['X-C', 'a€']])
+      res.end('never')
+      return
+    case '/latin1':
+      res.setHeader('X-A', 'café')
+      res.end('ok')
+      return
     default:
       res.end(`${req.method} ${req.url}`)
   }
@@ -151,6 +163,23 @@ forEachEngine('serveHttp', (engine) => {
   test('a throwing handler gets 500 and the server keeps serving', async () => {
     assert.equal((await fetch(`http://127.0.0.1:${t.port}/throw`)).status, 500)
     assert.equal((await fetch(`http://127.0.0.1:${t.port}/fine`)).status, 200)
+  })
+
+  test('a header value outside latin1 gets 500 and the server keeps serving; latin1 goes out byte-exact', async () => {
+    for (const path of ['/non-latin1', '/non-latin1-write-head']) {
+      const out = await exchangeHttp(t.port, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)
+      assert.match(out, /^HTTP\/1\.1 500 Internal Server Error\r\n/, path)
+      assert.doesNotMatch(out, /X-[ABC]:|never/i, path)
+      assert.ok(t.logs.some((l) => l.includes(`Invalid character in header content ["${path === '/non-latin1' ? 'X-A' : 'X-C'}"]`)), t.logs.join('\n'))
+      assert.equal((await fetch(`http://127.0.0.1:${t.port}/fine`)).status, 200)
+    }
+    const raw = rawHttp(t.port)
+    const chunks: Buffer[] = []
+    raw.socket.on('data', (d: Buffer) => chunks.push(d))
+    raw.socket.write('GET /latin1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+    await raw.closed
+    const bytes = Buffer.concat(chunks)
+    assert.ok(bytes.includes(Buffer.from([0x0d, 0x0a, ...Buffer.from('X-A: caf'), 0xe9, 0x0d, 0x0a])), JSON.stringify(bytes.toString('latin1')))
   })
 
   test('a client that disconnects mid-response aborts the handler signal', async () => {

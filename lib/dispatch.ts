@@ -19,10 +19,20 @@ export function dispatchTo(handler: Handler, logger: Logger): ExchangeHandler {
       return
     }
     if (isPromiseLike(result)) {
-      result.then(() => res.end(), fail)
+      result.then(() => endFor(res, fail), fail)
     } else {
-      res.end()
+      endFor(res, fail)
     }
+  }
+}
+
+/** End the response the handler left open; that can throw too (an invalid `res.status` is found
+ * when the head is built), which is then the handler's error. */
+function endFor(res: FcgiResponse, fail: (err: unknown) => void): void {
+  try {
+    res.end()
+  } catch (err) {
+    fail(err)
   }
 }
 

@@ -4,6 +4,44 @@ import type { ResponseHead, ResponseSink } from './engine.ts'
 
 type HeaderValue = string | number | readonly string[]
 
+// node:http's rules for what may go into a response head, so a handler behaves the same here as
+// under node:http: a header name is an RFC 9110 token; a value is latin1 text without control
+// characters other than tab (this also keeps CR/LF out: no header injection); a status is an
+// integer from 100 to 999. Anything else would be mangled on the wire (a character above U+00FF
+// loses its high byte), so it throws instead, and a handler's bug becomes a 500.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+const INVALID_VALUE_CHAR = /[^\t\x20-\x7e\x80-\xff]/
+
+function invalid(error: TypeError | RangeError, code: string): never {
+  throw Object.assign(error, { code })
+}
+
+/** The header's values as strings, or a TypeError naming the header. */
+function headerValues(name: string, value: HeaderValue): string[] {
+  if (typeof name !== 'string' || !TOKEN.test(name)) {
+    invalid(new TypeError(`Header name must be a valid HTTP token [${JSON.stringify(name)}]`), 'ERR_INVALID_HTTP_TOKEN')
+  }
+  const values = Array.isArray(value) ? value.map(String) : [String(value)]
+  for (const v of values) {
+    if (INVALID_VALUE_CHAR.test(v)) {
+      invalid(
+        new TypeError(`Invalid character in header content [${JSON.stringify(name)}] (a value is latin1 text: characters up to U+00FF, no control characters but tab)`),
+        'ERR_INVALID_CHAR',
+      )
+    }
+  }
+  return values
+}
+
+/** The status as an integer from 100 to 999 (numeric strings are accepted, as node:http does). */
+function statusCode(status: unknown): number {
+  const code = typeof status === 'number' ? status : typeof status === 'string' && status.trim() !== '' ? Number(status) : NaN
+  if (!Number.isInteger(code) || code < 100 || code > 999) {
+    invalid(new RangeError(`Invalid status code: ${typeof status === 'string' ? JSON.stringify(status) : String(status)}`), 'ERR_HTTP_INVALID_STATUS_CODE')
+  }
+  return code
+}
+
 export class FcgiResponse {
   /** Status code sent with the head. Default 200. */
   status = 200
@@ -26,12 +64,11 @@ export class FcgiResponse {
     return this.done
   }
 
+  /** Throws a TypeError naming the header when the name is not a token or a value holds a
+   * character outside latin1 or a control character other than tab (node:http's rules). */
   setHeader(name: string, value: HeaderValue): this {
     if (this.sent) throw new Error('cannot set headers after they are sent')
-    const values = Array.isArray(value) ? value.map(String) : [String(value)]
-    for (const v of values) {
-      if (/[\r\n]/.test(v) || /[\r\n:]/.test(name)) throw new Error(`invalid header ${JSON.stringify(name)}`)
-    }
+    const values = headerValues(name, value)
     this.headerMap.set(name.toLowerCase(), [name, values])
     return this
   }
@@ -49,13 +86,19 @@ export class FcgiResponse {
     this.headerMap.delete(name.toLowerCase())
   }
 
-  /** Set the status and headers at once; they go out with the first write or end. */
+  /** Set the status and headers at once; they go out with the first write or end. Checked as
+   * `setHeader` checks (and the status: an integer from 100 to 999, else a RangeError) before
+   * anything is set, so a throw leaves the response as it was. */
   writeHead(status: number, headers?: Record<string, HeaderValue> | [string, string][]): this {
-    this.status = status
+    const code = statusCode(status)
+    const checked: [string, string[]][] = []
     if (headers) {
       const entries = Array.isArray(headers) ? headers : Object.entries(headers)
-      for (const [name, value] of entries) this.setHeader(name, value)
+      if (this.sent && entries.length) throw new Error('cannot set headers after they are sent')
+      for (const [name, value] of entries) checked.push([name, headerValues(name, value)])
     }
+    this.status = code
+    for (const [name, values] of checked) this.headerMap.set(name.toLowerCase(), [name, values])
     return this
   }
 
@@ -73,8 +116,9 @@ export class FcgiResponse {
   /** Finish the response, optionally with a last chunk. Calling it twice does nothing. */
   end(chunk?: string | Uint8Array): void {
     if (this.done) return
+    const head = this.takeHead() // may throw (an invalid `status`): the response is then not ended
     this.done = true
-    this.sink.send(this.takeHead(), chunk === undefined ? null : this.body(chunk), true)
+    this.sink.send(head, chunk === undefined ? null : this.body(chunk), true)
   }
 
   /** FastCGI: FCGI_STDERR (the front end's error log). HTTP: the server's log. */
@@ -84,12 +128,13 @@ export class FcgiResponse {
 
   private takeHead(): ResponseHead | null {
     if (this.sent) return null
+    const status = statusCode(this.status) // `res.status = x` is not checked when assigned
     this.sent = true
     const headers: [string, string][] = []
     for (const [name, values] of this.headerMap.values()) {
       for (const v of values) headers.push([name, v])
     }
-    return { status: this.status, headers }
+    return { status, headers }
   }
 
   private body(chunk: string | Uint8Array): Uint8Array | null {
