@@ -26,6 +26,10 @@ const app: Handler = async (req, res) => {
       res.setHeader('Content-Length', '5')
       res.end('sized')
       return
+    case '/streamed':
+      res.write('stre')
+      res.end('amed')
+      return
     case '/slow-stream':
       for (let i = 0; i < 200 && !req.signal.aborted; i++) {
         res.write(Buffer.alloc(64 * 1024, 'a'))
@@ -97,7 +101,18 @@ forEachEngine('serveHttp', (engine) => {
     assert.match(sized, /X-Len: 5/i)
     const chunked = await exchangeHttp(t.port, 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n')
     assert.match(chunked, /X-Len: 7/i)
-    assert.match(chunked, /Transfer-Encoding: chunked/i)
+    // the whole response in one res.end(data): Content-Length, as node:http
+    assert.match(chunked, /\r\nContent-Length: 7\r\n/i)
+    assert.doesNotMatch(chunked, /Transfer-Encoding/i)
+    assert.match(chunked, /\r\n\r\nabcdefg$/)
+    // a response that streams (write, then end): chunked
+    const streamed = await exchangeHttp(t.port, 'GET /streamed HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+    assert.match(streamed, /Transfer-Encoding: chunked/i)
+    assert.doesNotMatch(streamed, /Content-Length/i)
+    assert.match(streamed, /\r\n\r\n4\r\nstre\r\n4\r\named\r\n0\r\n\r\n$/)
+    // an empty res.end(): Content-Length: 0
+    const empty = await exchangeHttp(t.port, 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n')
+    assert.match(empty, /\r\nContent-Length: 0\r\n/i)
     const fixed = await exchangeHttp(t.port, 'GET /sized HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
     assert.match(fixed, /Content-Length: 5\r\n/i)
     assert.doesNotMatch(fixed, /Transfer-Encoding/i)
@@ -116,6 +131,11 @@ forEachEngine('serveHttp', (engine) => {
     const head = await exchangeHttp(t.port, 'HEAD /sized HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
     assert.match(head, /Content-Length: 5\r\n/i)
     assert.match(head, /\r\n\r\n$/)
+    // HEAD of a res.end(data) response: no body, and no Content-Length: 0 claiming an empty one
+    const headEcho = await exchangeHttp(t.port, 'HEAD /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+    assert.match(headEcho, /^HTTP\/1\.1 200 OK\r\n/)
+    assert.doesNotMatch(headEcho, /Content-Length: 0/i)
+    assert.match(headEcho, /\r\n\r\n$/)
     const http10 = rawHttp(t.port, 'GET /old HTTP/1.0\r\n\r\n')
     await http10.closed
     assert.match(http10.text(), /^HTTP\/1\.[01] 200 OK\r\n[\s\S]*\r\n\r\nGET \/old$/)

@@ -156,7 +156,14 @@ impl HttpConn {
             return true; // aborted or cut: the response goes nowhere
         };
         if cur.enc.is_none() {
-            // node:http's framing: chunked (HTTP/1.1) unless the handler set Content-Length
+            // node:http's framing: a whole response in one call (`res.end(data)`) gets
+            // Content-Length; one that streams is chunked (HTTP/1.1); a Content-Length the
+            // handler set wins. HEAD: the API dropped the body, so its length is unknown here.
+            let length = match (&body, end && !cur.ctx.head_request) {
+                (Some(b), true) => BodyLength::Known(b.len() as u64),
+                (None, true) => BodyLength::Known(0),
+                (_, false) => BodyLength::Unknown,
+            };
             let (status, headers) = split_head(head.unwrap_or(b"200\r\n"));
             let date = *st.date.get(SystemTime::now());
             let mut ctx = cur.ctx;
@@ -164,13 +171,7 @@ impl HttpConn {
             if st.draining {
                 ctx.keep_alive = false;
             }
-            cur.enc = Some(encode_head(
-                st.out.buf(),
-                status,
-                headers,
-                BodyLength::Unknown,
-                &ctx,
-            ));
+            cur.enc = Some(encode_head(st.out.buf(), status, headers, length, &ctx));
         }
         let enc = cur.enc.as_mut().expect("head encoded above");
         if let Some(b) = body {

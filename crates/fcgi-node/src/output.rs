@@ -31,6 +31,15 @@ pub(crate) enum Body<'a> {
     Hold(Held),
 }
 
+impl Body<'_> {
+    pub fn len(&self) -> usize {
+        match self {
+            Body::Copy(b) => b.len(),
+            Body::Hold(b) => (**b).as_ref().len(),
+        }
+    }
+}
+
 /// Bytes kept alive until written: a JavaScript Buffer by reference (napi's `Buffer`, released on
 /// the JS thread when dropped).
 pub(crate) type Held = Arc<dyn AsRef<[u8]> + Send + Sync>;
