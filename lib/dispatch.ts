@@ -7,32 +7,38 @@ import { FcgiResponse } from './response.ts'
 import type { Handler, Logger } from './types.ts'
 
 export function dispatchTo(handler: Handler, logger: Logger): ExchangeHandler {
-  return (exchange: Exchange) => {
-    const req = new FcgiRequest(exchange)
-    const res = new FcgiResponse(exchange.sink, req.method === 'HEAD')
-    const fail = (err: unknown) => failResponse(exchange, req, res, err, logger)
-    let result: unknown
-    try {
-      result = handler(req, res)
-    } catch (err) {
-      fail(err)
-      return
-    }
-    if (isPromiseLike(result)) {
-      result.then(() => endFor(res, fail), fail)
-    } else {
-      endFor(res, fail)
-    }
+  return (exchange: Exchange) => dispatch(handler, logger, exchange)
+}
+
+// No closure per request unless the handler returns a promise: under tsx every function created
+// at run time also costs a name-keeping call, and a hello-world handler is synchronous.
+function dispatch(handler: Handler, logger: Logger, exchange: Exchange): void {
+  const req = new FcgiRequest(exchange)
+  const res = new FcgiResponse(exchange.sink, req.method === 'HEAD')
+  let result: unknown
+  try {
+    result = handler(req, res)
+  } catch (err) {
+    failResponse(exchange, req, res, err, logger)
+    return
+  }
+  if (isPromiseLike(result)) {
+    result.then(
+      () => endOrFail(exchange, req, res, logger),
+      (err: unknown) => failResponse(exchange, req, res, err, logger),
+    )
+  } else {
+    endOrFail(exchange, req, res, logger)
   }
 }
 
 /** End the response the handler left open; that can throw too (an invalid `res.status` is found
  * when the head is built), which is then the handler's error. */
-function endFor(res: FcgiResponse, fail: (err: unknown) => void): void {
+function endOrFail(exchange: Exchange, req: FcgiRequest, res: FcgiResponse, logger: Logger): void {
   try {
     res.end()
   } catch (err) {
-    fail(err)
+    failResponse(exchange, req, res, err, logger)
   }
 }
 
