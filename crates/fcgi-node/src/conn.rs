@@ -35,8 +35,10 @@ pub(crate) const HIGH_WATER: usize = 1 << 20;
 /// ...and a drain event goes out once it is below this.
 pub(crate) const LOW_WATER: usize = 256 << 10;
 /// Body bytes handed to JavaScript but not yet taken from the queue: past this the
-/// connection stops reading (the BodyStream's own limit applies once JS has them).
-pub(crate) const READ_BUDGET: usize = 8 << 20;
+/// connection stops reading (the BodyStream's own limit applies once JS has them). 1 MiB, as
+/// HTTP's: a 1 GiB upload still streams at about 1.1 GB/s, and the peak RSS grew 42 MiB
+/// instead of 55 MiB with 8 MiB (smaller batches: V8 frees them sooner).
+pub(crate) const READ_BUDGET: usize = 1 << 20;
 /// Body bytes that arrived before their request's params ended, held here.
 const EARLY_BUDGET: usize = 8 << 20;
 pub(crate) const READ_CHUNK: usize = 128 << 10;

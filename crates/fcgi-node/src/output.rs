@@ -41,7 +41,9 @@ impl Body<'_> {
 }
 
 /// Bytes kept alive until written: a JavaScript Buffer by reference (napi's `Buffer`, released on
-/// the JS thread when dropped).
+/// the JS thread when dropped). JavaScript must not modify it meanwhile: the API's contract for
+/// `res.write`/`res.end`, as node:net's for `socket.write`, whose libuv writes read it the same
+/// way from outside the JS thread's control.
 pub(crate) type Held = Arc<dyn AsRef<[u8]> + Send + Sync>;
 
 enum Chunk {
