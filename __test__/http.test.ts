@@ -26,6 +26,11 @@ const app: Handler = async (req, res) => {
       res.setHeader('Content-Length', '5')
       res.end('sized')
       return
+    case '/slow-answer':
+      await new Promise((r) => setTimeout(r, 150))
+      lateSignals.push(req.signal.aborted)
+      res.end('late')
+      return
     case '/streamed':
       res.write('stre')
       res.end('amed')
@@ -57,6 +62,7 @@ const app: Handler = async (req, res) => {
   }
 }
 const aborted: boolean[] = []
+const lateSignals: boolean[] = []
 
 forEachEngine('serveHttp', (engine) => {
   let t: TestHttpServer
@@ -200,6 +206,20 @@ forEachEngine('serveHttp', (engine) => {
     await raw.closed
     const bytes = Buffer.concat(chunks)
     assert.ok(bytes.includes(Buffer.from([0x0d, 0x0a, ...Buffer.from('X-A: caf'), 0xe9, 0x0d, 0x0a])), JSON.stringify(bytes.toString('latin1')))
+  })
+
+  test("a client's FIN after whole requests: they are answered in order, their signals abort, then the close", async () => {
+    const c = rawHttp(t.port)
+    c.socket.end('GET /sized HTTP/1.1\r\nHost: x\r\n\r\nGET /slow-answer HTTP/1.1\r\nHost: x\r\n\r\n')
+    await c.closed
+    assert.match(c.text(), /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nsized/)
+    assert.match(c.text(), /\r\n\r\nsizedHTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nlate$/)
+    assert.deepEqual(lateSignals.splice(0), [true], 'the slow handler saw its signal aborted')
+    // a request head the FIN cut short: 400, then the close
+    const cut = rawHttp(t.port)
+    cut.socket.end('GET /sized HTTP/1.1\r\nHo')
+    await cut.closed
+    assert.match(cut.text(), /^HTTP\/1\.1 400 Bad Request\r\n/)
   })
 
   test('a client that disconnects mid-response aborts the handler signal', async () => {

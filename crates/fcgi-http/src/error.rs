@@ -44,6 +44,9 @@ pub enum HttpError {
     /// A chunk-size that is not 1*HEXDIG, overflows 64 bits, or is followed
     /// by anything but `;` or CRLF.
     BadChunkSize,
+    /// The connection ended (the client's FIN) before the body did; the
+    /// caller reports it, no decoder sees the end of a stream.
+    TruncatedBody,
     /// A control character in a chunk extension, a chunk-size line longer than
     /// `max_chunk_line_bytes`, or chunk data not followed by CRLF.
     BadChunk,
@@ -101,6 +104,7 @@ impl HttpError {
             Self::ContentLengthWithTransferEncoding => "both Content-Length and Transfer-Encoding",
             Self::BadTransferEncoding => "Transfer-Encoding does not end with a single chunked",
             Self::BadChunkSize => "invalid chunk size",
+            Self::TruncatedBody => "the connection ended in the middle of the body",
             Self::BadChunk => "malformed chunk",
             Self::BadTrailer => "malformed trailer field",
             Self::UriTooLong => "request-target too long",

@@ -19,8 +19,11 @@ pub const EV_STDIN_END: u32 = 3;
 /// A FCGI_DATA chunk (payload).
 pub const EV_DATA: u32 = 4;
 pub const EV_DATA_END: u32 = 5;
-/// The request is gone: arg = reason code (see `AbortReason`).
+/// The request is gone: arg = reason code (see `AbortReason`), plus `ABORT_SIGNAL_ONLY`
+/// when only its signal aborts and its response can still be sent.
 pub const EV_ABORT: u32 = 6;
+/// In an `EV_ABORT` arg: the client went away (FIN), but the response is still deliverable.
+pub const ABORT_SIGNAL_ONLY: u32 = 0x100;
 /// The connection's write buffer has room again.
 pub const EV_DRAIN: u32 = 7;
 /// A log line: arg = level (0 info, 1 warn, 2 error), payload = the message.

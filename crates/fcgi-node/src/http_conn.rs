@@ -25,7 +25,8 @@ use tokio::time::Instant;
 
 use crate::conn::{HIGH_WATER, LINGER, LOW_WATER};
 use crate::events::{
-    lock, AbortReason, Level, EV_ABORT, EV_DRAIN, EV_REQUEST, EV_STDIN, EV_STDIN_END,
+    lock, AbortReason, Level, ABORT_SIGNAL_ONLY, EV_ABORT, EV_DRAIN, EV_REQUEST, EV_STDIN,
+    EV_STDIN_END,
 };
 use crate::output::{Body, OutQueue, Output};
 use crate::server::{AnyConn, Shared, Stats};
@@ -69,6 +70,9 @@ struct HState {
     input_pending: bool,
     /// No more requests on this connection: flush, then close.
     closing: bool,
+    /// The client sent its FIN: the requests it sent before are still answered (each with its
+    /// signal aborted), then the connection closes.
+    peer_ended: bool,
     /// The server is closing: finish the current request, then close.
     draining: bool,
     destroy: Option<AbortReason>,
@@ -128,6 +132,7 @@ impl HttpConn {
                 cur: None,
                 input_pending: false,
                 closing: false,
+                peer_ended: false,
                 draining: false,
                 destroy: None,
                 date: DateCache::new(),
@@ -317,6 +322,16 @@ impl HttpConn {
         }
     }
 
+    /// The client sent its FIN after the whole running request: its signal aborts, its response
+    /// can still go out, and the connection closes after it.
+    fn client_gone(&self, st: &mut HState) {
+        if let Some(cur) = st.cur.as_mut().filter(|c| !c.done && c.body_done) {
+            Stats::inc(&self.shared.stats.aborts);
+            let arg = AbortReason::ConnectionClosed as u32 | ABORT_SIGNAL_ONLY;
+            self.shared.emit(EV_ABORT, arg, cur.handle, &[]);
+        }
+    }
+
     /// Answers `status` with the short error response both engines use, and closes.
     fn refuse(&self, st: &mut HState, status: u16, why: &str) {
         Stats::inc(&self.shared.stats.errors);
@@ -369,10 +384,24 @@ impl HttpConn {
                 let input = &r.buf[r.pos..];
                 if input.is_empty() {
                     r.head_since = None;
+                    st.closing |= st.peer_ended; // every request the client sent is answered
                     return;
                 }
                 r.head_since.get_or_insert_with(Instant::now);
                 let consumed = match r.parser.parse(input) {
+                    // a head the client's FIN cut short gets 400, as from node:http (blank
+                    // lines between requests are not a head)
+                    Ok(Status::Partial) if st.peer_ended => {
+                        if input.iter().any(|&b| b != b'\r' && b != b'\n') {
+                            return self.refuse(
+                                st,
+                                400,
+                                "bad HTTP request: the connection ended in the middle of a request head",
+                            );
+                        }
+                        st.closing = true;
+                        return;
+                    }
                     Ok(Status::Partial) => return,
                     Err(e) => {
                         return self.refuse(st, e.status(), &format!("bad HTTP request: {e}"))
@@ -404,7 +433,7 @@ impl HttpConn {
                 if r.params.capacity() > 1 << 16 {
                     r.params = Vec::new();
                 }
-                if expect_continue {
+                if expect_continue && !st.peer_ended {
                     st.out.buf().extend_from_slice(CONTINUE);
                 }
                 r.body = BodyDecoder::new(kind, r.parser.limits());
@@ -425,6 +454,9 @@ impl HttpConn {
                     wants_drain: false,
                     body_done,
                 });
+                if body_done && st.peer_ended {
+                    self.client_gone(st); // sent before the FIN: answered, signal aborted
+                }
                 continue;
             };
             if !cur.body_done {
@@ -455,7 +487,20 @@ impl HttpConn {
                     if !discard {
                         sh.emit(EV_STDIN_END, 0, cur.handle, &[]);
                     }
+                    if st.peer_ended {
+                        self.client_gone(st);
+                    }
                 } else if chunk.needs_input() {
+                    if st.peer_ended {
+                        // the client's FIN came in the middle of this body: it never completes
+                        // (a handler still waiting for it is aborted, and answered 400 as by
+                        // node:http unless its response started)
+                        if discard {
+                            st.closing = true;
+                        } else {
+                            self.body_error(st, HttpError::TruncatedBody);
+                        }
+                    }
                     return;
                 }
                 continue;
@@ -554,7 +599,7 @@ async fn run(conn: Arc<HttpConn>, stream: Stream) {
                 conn.abort_cur(st, reason);
                 break 'main;
             }
-            if linger.is_none() && !eof {
+            if linger.is_none() {
                 conn.process(st, &mut r);
             }
             if r.pos == r.buf.len() {
@@ -582,7 +627,9 @@ async fn run(conn: Arc<HttpConn>, stream: Stream) {
                 (None, false) => r.head_since.map(|t| t + sh.opts.params_timeout),
                 _ => None,
             };
-            let flushed = wq.is_empty() && !st.out.has_pending();
+            // a response still being produced (after the client's FIN) is not flushed yet
+            let answering = st.cur.as_ref().is_some_and(|c| !c.done);
+            let flushed = wq.is_empty() && !st.out.has_pending() && !answering;
             // server closing and this connection between requests: close it now, as
             // node:http's closeIdleConnections (no response was cut, nothing to linger for)
             let idle_drained = st.draining && st.cur.is_none() && r.pos == r.buf.len();
@@ -666,14 +713,12 @@ async fn run(conn: Arc<HttpConn>, stream: Stream) {
                 }
                 let mut guard = lock(&conn.st);
                 let st = &mut *guard;
-                if st.cur.as_ref().is_some_and(|c| !c.done) {
-                    // node:http (httpAllowHalfOpen false) aborts the request on the client's FIN
-                    conn.abort_cur(st, AbortReason::ConnectionClosed);
-                    break 'main;
-                }
-                // nothing running: send what is owed, then close
+                // the client's FIN (it may only have half-closed): the requests it sent whole
+                // are answered, each with its signal aborted, as Go's net/http does; one cut
+                // short is aborted; then the connection closes (A: `process` does the rest)
                 eof = true;
-                st.closing = true;
+                st.peer_ended = true;
+                conn.client_gone(st);
             }
             Ok(n) => {
                 sh.stats.bytes_read.fetch_add(n as u64, Ordering::Relaxed);

@@ -12,7 +12,9 @@ import { addressOf, listen } from './listen.ts'
 export async function serveHttpJs(options: ResolvedOptions, onExchange: ExchangeHandler): Promise<EngineServer> {
   const stats = newStats()
   const allowed = new Set(options.allowedAddresses)
-  const sockets = new Map<Socket, { active: number; draining: boolean }>()
+  /** Per connection: requests running, closing, and the client's FIN (`ended`) with the
+   * callbacks that abort the signals of the requests it sent. */
+  const sockets = new Map<Socket, { active: number; draining: boolean; ended: boolean; gone: Set<() => void> }>()
   let onIdle: (() => void) | null = null
   let closing = false
   let nextId = 1
@@ -26,6 +28,10 @@ export async function serveHttpJs(options: ResolvedOptions, onExchange: Exchange
     keepAliveTimeout: options.idleTimeout,
     noDelay: true,
   })
+  // The client's FIN does not cut the responses to the requests it sent whole: they go out, then
+  // the connection closes; their signals abort (the 'end' listener below). As Go's net/http, and
+  // as the native engine; node:http's default drops a response not written yet.
+  ;(server as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true
   // one more than allowed, so that "too many" is visible (node drops headers past the count)
   server.maxHeadersCount = options.maxParams + 1
   server.maxConnections = options.maxConns
@@ -41,8 +47,13 @@ export async function serveHttpJs(options: ResolvedOptions, onExchange: Exchange
     }
     stats.connections++
     stats.connectionsTotal++
-    const state = { active: 0, draining: closing }
+    const state = { active: 0, draining: closing, ended: false, gone: new Set<() => void>() }
     sockets.set(socket, state)
+    // an 'end' listener leaves node:http's native parser path alone (only 'data'/'readable' don't)
+    socket.on('end', () => {
+      state.ended = true
+      for (const gone of state.gone) gone()
+    })
     // no 'data' listener for the byte count: node:http would stop feeding the socket to its
     // parser natively (unconsume) and go through JS for every read, at half the speed
     socket.on('close', () => {
@@ -80,18 +91,36 @@ export async function serveHttpJs(options: ResolvedOptions, onExchange: Exchange
     const data = new BodyStream()
     data.end()
     let finished = false
+    // the client's FIN: once this request is whole, its signal aborts (its response still goes
+    // out); a request the FIN cut short is aborted by 'close' instead
+    let signalled = false
+    const gone = () => {
+      if (finished || signalled) return
+      if (!req.complete) {
+        req.once('end', gone)
+        return
+      }
+      signalled = true
+      stats.aborts++
+      abort(new Error('request aborted: client connection closed'))
+    }
     const done = () => {
       if (finished) return
       finished = true
       stats.requestsActive--
       stdin.discard()
       if (state) {
+        state.gone.delete(gone)
         state.active--
         // closing: a kept-alive connection ends once its last response is out
         if (state.draining && state.active === 0) setImmediate(() => socket.end())
       }
     }
     res.on('finish', done)
+    if (state) {
+      state.gone.add(gone)
+      if (state.ended) gone()
+    }
     res.on('close', () => {
       if (!res.writableFinished) {
         stats.aborts++

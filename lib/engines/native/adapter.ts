@@ -55,6 +55,8 @@ const EV_ABORT = 6
 const EV_DRAIN = 7
 const EV_LOG = 8
 const EV_CLOSED = 9
+/** In an EV_ABORT arg: only the signal aborts (crates/fcgi-node/src/events.rs). */
+const ABORT_SIGNAL_ONLY = 0x100
 
 const ROLES: Role[] = ['responder', 'responder', 'authorizer', 'filter']
 const ABORT_REASONS = ['FCGI_ABORT_REQUEST', 'connection closed', 'connection lost', 'body larger than maxBodyBytes']
@@ -237,6 +239,12 @@ class NativeExchange implements Exchange, ResponseSink {
   }
 
   /** The Rust side ended the request (abort record, body limit, connection gone). */
+  /** HTTP: the client sent its FIN after the whole request. The signal aborts, but the response
+   * can still go out (a client that only half-closed gets it), then the connection closes. */
+  clientGone(): void {
+    if (!this.done) this.abortSignal(new Error('request aborted: client connection closed'))
+  }
+
   aborted(why: string): void {
     if (this.done) return
     this.done = true
@@ -397,7 +405,8 @@ function serveNative(binding: NativeBinding, protocol: Protocol, options: Resolv
             requests.get(handle)?.data.end()
             break
           case EV_ABORT:
-            requests.get(handle)?.aborted(protocol === 'http' && arg === 1 ? 'client connection closed' : (ABORT_REASONS[arg] ?? 'connection lost'))
+            if (arg & ABORT_SIGNAL_ONLY) requests.get(handle)?.clientGone()
+            else requests.get(handle)?.aborted(protocol === 'http' && arg === 1 ? 'client connection closed' : (ABORT_REASONS[arg] ?? 'connection lost'))
             break
           case EV_DRAIN:
             requests.get(handle)?.wakeDrain()
