@@ -236,7 +236,8 @@ impl HttpConn {
         } else {
             st.out.has_pending()
         };
-        if st.destroy.is_some() || st.closing || st.draining {
+        // after the client's FIN the task goes on when a response ends: next request, or close
+        if st.destroy.is_some() || st.closing || st.draining || st.peer_ended {
             wake_task = true;
         }
         if let Some(c) = &st.cur {
