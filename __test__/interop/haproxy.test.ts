@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import type { EngineName } from '../../lib/types.ts'
 import { BIG } from './app.ts'
-import { abortNotPassedOn, declareFrontEnd, httpTarget, pattern, show, type Limitation, type SuiteSpec } from './cases.ts'
+import { abortNotPassedOn, declareFrontEnd, httpTarget, killAndRestart, pattern, show, type Limitation, type SuiteSpec } from './cases.ts'
 import { missing, version, waitFor } from './harness.ts'
 import { startHaproxy } from './haproxy.ts'
 
@@ -69,6 +69,28 @@ const mpxsInternalErrors: Limitation = {
   },
 }
 
+// The same mux, after the back end was killed and restarted: a few requests get 502 ("invalid or
+// incomplete response") although the back end is up again, mixed with successes, then no more.
+// Most likely HAProxy still holds multiplexed connections to the killed back end (the parallel
+// case before opened several) and uses each once more. Seen in CI and here on both engines, whose
+// FastCGI code shares nothing; never without mpxs-conns, nor when the restart case runs alone.
+const mpxsRestart: Limitation = {
+  note: 'HAProxy 2.6 with mpxs-conns answers some requests 502 ("invalid or incomplete response") right after a back-end restart, mixed with successes (most likely on connections it still held to the killed back end); then requests succeed',
+  async check(ctx) {
+    const logFrom = ctx.target.errorLog().length
+    const statuses = [(await killAndRestart(ctx)).status]
+    let streak = statuses[0] === 200 ? 1 : 0
+    while (streak < 5 && statuses.length < 40) {
+      const r = await ctx.target.request('/params')
+      assert.ok(r.status === 200 || r.status === 502, `after the restart: ${show(r)}`)
+      statuses.push(r.status)
+      streak = r.status === 200 ? streak + 1 : 0
+    }
+    const log = ctx.target.errorLog().slice(logFrom).split('\n').slice(-10).join('\n')
+    assert.ok(streak >= 5, `no 5 successes in a row after the restart: ${statuses.join(' ')}\n${log}`)
+  },
+}
+
 const noAbort = abortNotPassedOn(
   'HAProxy keeps waiting for the response when the client leaves (FIN or RST; abortonclose only drops queued requests): req.signal does not fire, the handler runs to completion',
 )
@@ -85,7 +107,7 @@ function suites(engine: EngineName): SuiteSpec[] {
         connections: mpxs ? 'multiplexed' : 'reuse',
         answersBeforeBodyEnds: true,
         upstreamErrors: UPSTREAM_ERRORS,
-        limits: { chunked: chunkedLimit, 'client-abort': noAbort, ...(mpxs ? { 'parallel-50': mpxsInternalErrors } : {}) },
+        limits: { chunked: chunkedLimit, 'client-abort': noAbort, ...(mpxs ? { 'parallel-50': mpxsInternalErrors, restart: mpxsRestart } : {}) },
         start: async ([b]) => {
           const fe = await startHaproxy({ backend: b.address, keepConn: true, mpxs })
           return { target: httpTarget(fe), stop: () => fe.stop() }
