@@ -3,11 +3,11 @@
 // byte) and the same error behaviour (connection closed or not, management replies).
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { after, before, describe, test } from 'node:test'
+import { after, before, test } from 'node:test'
 import fc from 'fast-check'
 import { Type, beginRequestBody, encodePairs } from '../lib/fastcgi/codec.ts'
 import type { Handler } from '../lib/types.ts'
-import { nativeUnavailable } from './helpers/engines.ts'
+import { describeWithNative } from './helpers/engines.ts'
 import { RawConnection, rec, type Rec } from './helpers/raw.ts'
 import { startFcgi, type TestServer } from './helpers/server.ts'
 
@@ -139,14 +139,10 @@ function build(reqs: Req[], order: number[], mgmt: string[], splits: number[]): 
   return { chunks, ends: reqs.length }
 }
 
-const missing = nativeUnavailable()
-const required = process.env.FCGI_REQUIRE_NATIVE === '1'
-
-describe('differential: native and js answer alike', { skip: missing && !required ? `native engine unavailable: ${missing}` : false }, () => {
+describeWithNative('differential: native and js answer alike', () => {
   let js: TestServer
   let native: TestServer
   before(async () => {
-    if (missing) throw new Error(`FCGI_REQUIRE_NATIVE=1 but the native engine does not load: ${missing}`)
     js = await startFcgi('js', handler)
     native = await startFcgi('native', handler)
   })

@@ -9,10 +9,10 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { writeSync } from 'node:fs'
 import net from 'node:net'
-import { after, before, describe, test } from 'node:test'
+import { after, before, test } from 'node:test'
 import fc from 'fast-check'
 import type { Handler } from '../lib/types.ts'
-import { nativeUnavailable } from './helpers/engines.ts'
+import { describeWithNative } from './helpers/engines.ts'
 import { startHttp, type TestHttpServer } from './helpers/server.ts'
 
 const CONNECTION_TIMEOUT = 3000
@@ -571,14 +571,10 @@ const show = (b: Buffer) => JSON.stringify(b.toString('latin1'))
 const differ = (what: string, input: Buffer, js: Outcome, native: Outcome) =>
   `native and js differ (${what}) for ${show(input)}\n    js:     ${JSON.stringify(js)}\n    native: ${JSON.stringify(native)}`
 
-const missing = nativeUnavailable()
-const required = process.env.FCGI_REQUIRE_NATIVE === '1'
-
-describe('HTTP differential: native and js serveHttp answer alike', { skip: missing && !required ? `native engine unavailable: ${missing}` : false }, () => {
+describeWithNative('HTTP differential: native and js serveHttp answer alike', () => {
   let js: TestHttpServer
   let native: TestHttpServer
   before(async () => {
-    if (missing) throw new Error(`FCGI_REQUIRE_NATIVE=1 but the native engine does not load: ${missing}`)
     const limits = { maxParamsBytes: MAX_HEAD, maxBodyBytes: 1024 * 1024 }
     js = await startHttp('js', handler, limits)
     native = await startHttp('native', handler, limits)
