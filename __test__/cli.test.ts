@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import net from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { FcgiClient, serveFcgi } from '../lib/index.ts'
+import { FcgiClient, serveFcgi } from 'fcgi'
 import { forEachEngine } from './helpers/engines.ts'
 import { tempSocketPath } from './helpers/server.ts'
 

@@ -11,7 +11,7 @@ import { writeSync } from 'node:fs'
 import net from 'node:net'
 import { after, before, test } from 'node:test'
 import fc from 'fast-check'
-import type { Handler } from '../lib/types.ts'
+import type { Handler } from 'fcgi'
 import { describeWithNative } from './helpers/engines.ts'
 import { startHttp, type TestHttpServer } from './helpers/server.ts'
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import net from 'node:net'
 import { after, before, describe, test } from 'node:test'
-import type { Handler } from '../lib/types.ts'
+import type { Handler } from 'fcgi'
 import { nativeUnavailable } from './helpers/engines.ts'
 import { startHttp, type TestHttpServer } from './helpers/server.ts'
 

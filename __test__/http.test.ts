@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { after, before, test } from 'node:test'
-import type { Handler } from '../lib/types.ts'
+import type { Handler } from 'fcgi'
 import { forEachEngine } from './helpers/engines.ts'
 import { exchangeHttp, rawHttp } from './helpers/http-raw.ts'
 import { mib, peakGrowth } from './helpers/memory.ts'

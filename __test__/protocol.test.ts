@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { Type, decodePairs, encodePairs } from '../lib/fastcgi/codec.ts'
-import type { Handler } from '../lib/types.ts'
+import type { Handler } from 'fcgi'
 import { forEachEngine } from './helpers/engines.ts'
 import { RawConnection, begin, endRequest, params, rec, request, stdin, stdoutOf } from './helpers/raw.ts'
 import { startFcgi, type TestServer } from './helpers/server.ts'

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { test } from 'node:test'
-import type { Handler } from '../lib/types.ts'
+import type { Handler } from 'fcgi'
 import { forEachEngine } from './helpers/engines.ts'
 import { mib, peakGrowth } from './helpers/memory.ts'
 import { startFcgi, startHttp } from './helpers/server.ts'

@@ -1,6 +1,3 @@
 #!/usr/bin/env node
-// The `fcgi` command. The package ships TypeScript; tsx loads it (and the user's .ts app modules).
-import { register } from 'tsx/esm/api'
-
-register()
-await import('../lib/cli.ts')
+// The `fcgi` command: the compiled CLI (dist/cli.mjs, built from lib/cli.ts).
+import '../dist/cli.mjs'

@@ -4,7 +4,7 @@
 // POST /echo  → the request body back, with its length and SHA-256
 // GET /json   → what the request looked like, as JSON
 import { createHash } from 'node:crypto'
-import type { Handler } from '../lib/index.ts'
+import type { Handler } from 'fcgi'
 
 const echo: Handler = async (req, res) => {
   const url = new URL(req.url, 'http://localhost')

@@ -1,5 +1,5 @@
 // The smallest app: `fcgi serve examples/hello.ts` (or `npm start`).
-import type { Handler } from '../lib/index.ts'
+import type { Handler } from 'fcgi'
 
 const hello: Handler = (req, res) => {
   res.setHeader('Content-Type', 'text/plain; charset=utf-8')

@@ -1,9 +1,8 @@
 // The `fcgi` command: `serve` an app module, `request` a FastCGI server like cgi-fcgi/curl -i.
 import { readFileSync } from 'node:fs'
 import { STATUS_CODES } from 'node:http'
-import { resolve } from 'node:path'
-import { pathToFileURL } from 'node:url'
 import { FcgiClient } from './client.ts'
+import { importUserModule } from './load-module.ts'
 import { serveFcgi, serveHttp } from './server.ts'
 import type { EngineChoice, FetchHandler, Handler, ListenOption, Server, ServeOptions } from './types.ts'
 
@@ -43,8 +42,7 @@ export function cliListen(value: string): ListenOption {
 }
 
 async function loadApp(module: string): Promise<{ handler: Handler } | { fetch: FetchHandler }> {
-  const mod = (await import(pathToFileURL(resolve(module)).href)) as { default?: unknown }
-  const app = mod.default
+  const app = (await importUserModule(module)).default
   if (typeof app === 'function') return { handler: app as Handler }
   if (app && typeof app === 'object') {
     const o = app as { fetch?: unknown; handler?: unknown }

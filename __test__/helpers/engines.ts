@@ -4,7 +4,7 @@
 import { describe } from 'node:test'
 import { loadNativeEngine } from '../../lib/engines/native/index.ts'
 import type { Protocol } from '../../lib/engine.ts'
-import type { EngineName } from '../../lib/types.ts'
+import type { EngineName } from 'fcgi'
 
 export function nativeUnavailable(): string | null {
   const native = loadNativeEngine()

@@ -3,8 +3,8 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { FcgiClient, serveFcgi, serveHttp, type ClientOptions } from '../../lib/index.ts'
-import type { EngineName, Handler, Limits, Server } from '../../lib/types.ts'
+import { FcgiClient, serveFcgi, serveHttp, type ClientOptions } from 'fcgi'
+import type { EngineName, Handler, Limits, Server } from 'fcgi'
 
 export interface TestServer {
   server: Server

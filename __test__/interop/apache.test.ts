@@ -2,7 +2,7 @@
 // connection per request and with enablereuse=on, and mod_authnz_fcgi running our server as a
 // FastCGI Authorizer in front of the responder. Both engines; the cases are in cases.ts.
 import assert from 'node:assert/strict'
-import type { EngineName } from '../../lib/types.ts'
+import type { EngineName } from 'fcgi'
 import { APACHE_MODULES, apacheBinary, startApache } from './apache.ts'
 import { abortNotPassedOn, authorizerCases, declareFrontEnd, httpTarget, type Limitation, type SuiteSpec } from './cases.ts'
 import { missing, missingFile, version, type FrontEnd } from './harness.ts'

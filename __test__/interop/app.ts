@@ -3,8 +3,8 @@
 // (`fcgi serve __test__/interop/app.ts --listen fd:0`). Everything a test needs to observe goes
 // over HTTP (e.g. /aborted), so it works the same in-process and in a spawned back end.
 import { createHash } from 'node:crypto'
-import type { FcgiRequest } from '../../lib/request.ts'
-import type { Handler } from '../../lib/types.ts'
+import type { FcgiRequest } from 'fcgi'
+import type { Handler } from 'fcgi'
 
 /** The 1 MiB /big response: a pattern, so a shifted or corrupted byte shows. */
 export const BIG = Buffer.alloc(1024 * 1024)

@@ -3,8 +3,8 @@
 // every connection closed at once); restart() listens again on the same address.
 import { chmodSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { serveFcgi } from '../../lib/index.ts'
-import type { EngineName, Server, ServerStats } from '../../lib/types.ts'
+import { serveFcgi } from 'fcgi'
+import type { EngineName, Server, ServerStats } from 'fcgi'
 import { tempSocketPath } from '../helpers/server.ts'
 import { makeApp } from './app.ts'
 

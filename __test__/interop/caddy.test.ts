@@ -1,7 +1,7 @@
 // End to end through a real Caddy 2 from Debian on loopback: reverse_proxy ... { transport
 // fastcgi } to a unix socket and to TCP. Both engines; the cases are in cases.ts.
 import assert from 'node:assert/strict'
-import type { EngineName } from '../../lib/types.ts'
+import type { EngineName } from 'fcgi'
 import { startCaddy } from './caddy.ts'
 import { abortNotPassedOn, declareFrontEnd, httpTarget, show, type Limitation, type SuiteSpec } from './cases.ts'
 import { missing, sleep, version } from './harness.ts'

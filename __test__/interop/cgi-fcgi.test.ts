@@ -2,7 +2,7 @@
 // connection, one request per run), against both engines on a unix socket and TCP.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import type { EngineName } from '../../lib/types.ts'
+import type { EngineName } from 'fcgi'
 import { declareFrontEnd, pattern, show, type Limitation, type SuiteSpec } from './cases.ts'
 import { cgiFcgiTarget } from './cgi-fcgi.ts'
 import { missing } from './harness.ts'

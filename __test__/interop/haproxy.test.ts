@@ -2,7 +2,7 @@
 // option keep-conn, and with option mpxs-conns (requests multiplexed on a connection). Both
 // engines, unix socket and TCP; the cases are in cases.ts.
 import assert from 'node:assert/strict'
-import type { EngineName } from '../../lib/types.ts'
+import type { EngineName } from 'fcgi'
 import { BIG } from './app.ts'
 import { abortNotPassedOn, declareFrontEnd, httpTarget, killAndRestart, pattern, show, type Limitation, type SuiteSpec } from './cases.ts'
 import { missing, version, waitFor } from './harness.ts'

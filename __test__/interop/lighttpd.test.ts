@@ -2,7 +2,7 @@
 // our socket; our server as "mode" => "authorizer" in front of it; and `bin-path`, where
 // lighttpd spawns `fcgi serve <module> --listen fd:0` itself. Both engines, unix socket and TCP.
 import assert from 'node:assert/strict'
-import type { EngineName } from '../../lib/types.ts'
+import type { EngineName } from 'fcgi'
 import { abortNotPassedOn, authorizerCases, declareFrontEnd, httpTarget, show, type Case, type Limitation, type SuiteSpec } from './cases.ts'
 import { missing, version, waitFor } from './harness.ts'
 import { cliCommand, startLighttpd, type Lighttpd } from './lighttpd.ts'

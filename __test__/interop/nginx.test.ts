@@ -2,7 +2,7 @@
 // keepalive + fastcgi_keep_conn on; the same with fastcgi_request_buffering off; an upstream of
 // two back ends with failover. Both engines, unix socket and TCP; the cases are in cases.ts.
 import assert from 'node:assert/strict'
-import type { EngineName } from '../../lib/types.ts'
+import type { EngineName } from 'fcgi'
 import { declareFrontEnd, httpTarget, type Case, type Limitation, type SuiteSpec } from './cases.ts'
 import { missing, sleep, version, waitFor } from './harness.ts'
 import { startNginx } from './nginx.ts'

@@ -1,6 +1,6 @@
 // The bench handler, shared by the js and native entries. Same routes and bytes as the pure-Rust
 // ceiling (crates/fcgi-bench/src/ceiling.rs) and the peers (bench/peers/).
-import type { Handler } from '../../lib/index.ts'
+import type { Handler } from 'fcgi'
 
 const HELLO = 'Hello, World!\n'
 const BIG = Buffer.alloc(1 << 20, 'x')

@@ -1,7 +1,7 @@
 // Starts the bench handler on one engine: `node --import tsx bench/servers/<engine>.ts
 // --listen <unix path|host:port> [--protocol fcgi|http]`. Prints `READY <address as JSON>` once
 // listening, closes on SIGTERM/SIGINT.
-import { serveFcgi, serveHttp, type EngineName } from '../../lib/index.ts'
+import { serveFcgi, serveHttp, type EngineName } from 'fcgi'
 import { handler } from './app.ts'
 
 export async function main(engine: EngineName): Promise<void> {

@@ -7,7 +7,7 @@ import { decodePairs } from '../../fastcgi/codec.ts'
 import { cgiErrorResponse, statusLine } from '../../fastcgi/head.ts'
 import type { Address, Logger, Role, ServerStats } from '../../types.ts'
 
-/** The surface of crates/fcgi-node (see binding/index.d.cts). */
+/** The surface of crates/fcgi-node (see native/index.d.cts). */
 export interface NativeBinding {
   NativeServer: new (options: NativeOptions, onBatch: (batch: Buffer) => void) => NativeServerHandle
 }
