@@ -11,13 +11,20 @@ import { pathToFileURL } from 'node:url'
 const TYPESCRIPT = new Set(['.ts', '.mts', '.cts'])
 
 export async function importUserModule(file: string): Promise<Record<string, unknown>> {
+  const ns = await importFile(file)
+  // A module compiled to CommonJS from `export default` arrives as { default: { __esModule, default } }
+  const inner = ns.default as Record<string, unknown> | undefined
+  return inner && typeof inner === 'object' && inner.__esModule === true ? inner : ns
+}
+
+async function importFile(file: string): Promise<Record<string, unknown>> {
   const path = resolve(file)
   const url = pathToFileURL(path).href
   if (!TYPESCRIPT.has(extname(path)) || nodeStripsTypes()) return import(url)
   const tsx = findTsx([dirname(path), process.cwd()])
   if (tsx) {
-    const api = (await import(pathToFileURL(tsx).href)) as { register: () => unknown }
-    api.register()
+    // Both hooks: a .ts file outside a "type": "module" package is CommonJS to Node.
+    for (const entry of tsx) ((await import(pathToFileURL(entry).href)) as { register: () => unknown }).register()
     return import(url)
   }
   try {
@@ -36,8 +43,9 @@ function nodeStripsTypes(): boolean {
   return typeof features.typescript === 'string'
 }
 
-/** The ESM entry of tsx's `tsx/esm/api` (its CommonJS twin cannot register the ESM hooks). */
-function findTsx(dirs: string[]): string | null {
+/** The ESM entries of tsx's `tsx/esm/api` and `tsx/cjs/api` (their CommonJS twins cannot register
+ * the ESM hooks). */
+function findTsx(dirs: string[]): string[] | null {
   for (const dir of dirs) {
     let manifest: string
     try {
@@ -46,8 +54,8 @@ function findTsx(dirs: string[]): string | null {
       continue // not installed there
     }
     const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as { exports?: Record<string, { import?: { default?: string } }> }
-    const entry = pkg.exports?.['./esm/api']?.import?.default
-    if (entry) return join(dirname(manifest), entry)
+    const entries = ['./esm/api', './cjs/api'].map((name) => pkg.exports?.[name]?.import?.default)
+    if (entries.every(Boolean)) return entries.map((entry) => join(dirname(manifest), entry!))
   }
   return null
 }

@@ -1,11 +1,14 @@
 // Which engine runs: 'native' must load or fail loudly; 'auto' prefers native and falls back to js.
-// FCGI_ENGINE in the environment overrides 'auto' (not an explicit choice).
+// FCGI_ENGINE in the environment overrides 'auto' (not an explicit choice). When 'auto' runs js
+// because the binary does not load, the process is told why once, in one line.
 import type { Engine, Protocol } from '../engine.ts'
-import type { EngineChoice } from '../types.ts'
+import type { EngineChoice, Logger } from '../types.ts'
 import { jsEngine } from './js/index.ts'
 import { loadNativeEngine } from './native/index.ts'
 
-export function selectEngine(choice: EngineChoice = 'auto', protocol: Protocol = 'fcgi'): Engine {
+let fallbackExplained = false
+
+export function selectEngine(choice: EngineChoice = 'auto', protocol: Protocol = 'fcgi', log?: Logger): Engine {
   let wanted = choice
   if (wanted === 'auto') {
     const env = process.env.FCGI_ENGINE
@@ -20,5 +23,10 @@ export function selectEngine(choice: EngineChoice = 'auto', protocol: Protocol =
     return native
   }
   if (wanted !== 'auto') throw new Error(`engine must be 'auto', 'native' or 'js', got ${JSON.stringify(choice)}`)
-  return native instanceof Error || !native.protocols.includes(protocol) ? jsEngine : native
+  if (native instanceof Error) {
+    if (!fallbackExplained && log) log('warn', `engine 'auto' runs js: ${native.message}`)
+    fallbackExplained = true
+    return jsEngine
+  }
+  return native.protocols.includes(protocol) ? native : jsEngine
 }

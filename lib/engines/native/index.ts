@@ -18,12 +18,34 @@ export function loadNativeEngine(): Engine | Error {
     if (typeof binding?.NativeServer !== 'function') throw new Error('the addon does not export NativeServer')
     loaded = createNativeEngine(binding)
   } catch (err) {
-    const msg = err instanceof Error ? err.message : String(err)
-    // the generated loader blames an npm bug when it finds no binary: say what is missing
-    const why = msg.startsWith('Cannot find native binding')
-      ? `no binary for ${process.platform}-${process.arch}: neither native/fcgi.<platform>.node nor the fcgi-<platform> package is installed`
-      : `the addon failed to load: ${msg.split('\n')[0]}`
-    loaded = new Error(`${why}; build it with \`npm run build:native\` (needs Rust) or use the js engine`)
+    loaded = new Error(explainLoadFailure(err))
   }
   return loaded
+}
+
+/** One line: why the binary did not load. The generated loader throws "Cannot find native binding"
+ * (blaming an npm bug) with every candidate's error chained as `cause`; a candidate that exists
+ * but fails (libc mismatch, Node-API too old, a damaged file) is the real reason, else it is
+ * missing. */
+function explainLoadFailure(err: unknown): string {
+  const first = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0]
+  if (!(err instanceof Error) || !err.message.startsWith('Cannot find native binding')) {
+    return `the addon failed to load: ${first(err)}`
+  }
+  for (let e: unknown = err.cause; e instanceof Error; e = e.cause) {
+    if (!e.message.startsWith('Cannot find module')) return `the native binary failed to load: ${first(e)}`
+  }
+  return (
+    `no native binary for ${platformName()}: the optional package fcgi-${platformName()} is not installed ` +
+    '(reinstall without --omit=optional, or build from source with Rust: npm run build:native)'
+  )
+}
+
+/** The napi-rs platform name (linux-x64-gnu, darwin-arm64, win32-x64-msvc, ...). */
+function platformName(): string {
+  const { platform, arch } = process
+  if (platform === 'win32') return `${platform}-${arch}-msvc`
+  if (platform !== 'linux') return `${platform}-${arch}`
+  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined
+  return `linux-${arch}-${report?.header?.glibcVersionRuntime ? 'gnu' : 'musl'}`
 }
