@@ -115,7 +115,13 @@ forEachEngine('serveHttp', (engine) => {
     const streamed = await exchangeHttp(t.port, 'GET /streamed HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
     assert.match(streamed, /Transfer-Encoding: chunked/i)
     assert.doesNotMatch(streamed, /Content-Length/i)
-    assert.match(streamed, /\r\n\r\n4\r\nstre\r\n4\r\named\r\n0\r\n\r\n$/)
+    // the body is well-formed chunks ending in the last-chunk; where the boundaries fall is the
+    // engine's choice (Node 26's node:http merges a write and an end made in the same tick)
+    const body = streamed.slice(streamed.indexOf('\r\n\r\n') + 4)
+    assert.match(body, /^(?:[0-9a-f]+\r\n[^\r\n]+\r\n)+0\r\n\r\n$/)
+    const chunks = [...body.matchAll(/([0-9a-f]+)\r\n([^\r\n]*)\r\n/g)]
+    for (const [, size, data] of chunks) assert.equal(data.length, parseInt(size, 16))
+    assert.equal(chunks.map((m) => m[2]).join(''), 'streamed')
     // an empty res.end(): Content-Length: 0
     const empty = await exchangeHttp(t.port, 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n')
     assert.match(empty, /\r\nContent-Length: 0\r\n/i)

@@ -18,10 +18,13 @@ const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as
 const MAIN_TGZ = join(ROOT, 'pack', `fcgi-${VERSION}.tgz`)
 const nodes = [process.execPath, ...(process.env.FCGI_TEST_NODES ?? '').split(':').filter(Boolean)]
 
+const WINDOWS = process.platform === 'win32'
+
 /** PATH with node and npm but no cargo: the system folders, minus any that hold cargo. */
 function pathWithoutRust(nodeBin: string): string {
-  const dirs = [dirname(nodeBin), dirname(process.execPath), '/usr/local/bin', '/usr/bin', '/bin']
-  return [...new Set(dirs)].filter((d) => !existsSync(join(d, 'cargo'))).join(delimiter)
+  const system = WINDOWS ? (process.env.PATH ?? '').split(delimiter) : ['/usr/local/bin', '/usr/bin', '/bin']
+  const dirs = [dirname(nodeBin), dirname(process.execPath), ...system]
+  return [...new Set(dirs)].filter((d) => d && !existsSync(join(d, WINDOWS ? 'cargo.exe' : 'cargo'))).join(delimiter)
 }
 
 function platformTarball(): string | null {
@@ -37,6 +40,7 @@ function project(tarballs: string[]): string {
     env: { ...process.env, PATH: pathWithoutRust(process.execPath) },
     stdio: 'pipe',
     timeout: 120_000,
+    shell: WINDOWS, // npm is a .cmd script there
   })
   for (const app of ['app.mjs', 'app.cjs']) copyFileSync(join(FIXTURES, app), join(dir, app))
   return dir
@@ -51,7 +55,7 @@ interface AppRun {
 }
 
 function runApp(nodeBin: string, dir: string, app: string): AppRun {
-  const env: NodeJS.ProcessEnv = { HOME: process.env.HOME, PATH: pathWithoutRust(nodeBin) }
+  const env: NodeJS.ProcessEnv = { HOME: process.env.HOME, PATH: pathWithoutRust(nodeBin), SystemRoot: process.env.SystemRoot }
   assert.equal(spawnSync('cargo', ['--version'], { env }).error?.message.includes('ENOENT'), true, 'cargo must not be on PATH')
   const r = spawnSync(nodeBin, [app], { cwd: dir, env, encoding: 'utf8', timeout: 30_000 })
   assert.equal(r.status, 0, `${app} exited ${r.status}: ${r.stderr}`)
@@ -87,8 +91,8 @@ describe('the packed package, installed without Rust', () => {
 
   test('publint and arethetypeswrong find nothing in the tarball', () => {
     const bin = join(ROOT, 'node_modules', '.bin')
-    execFileSync(join(bin, 'publint'), ['run', MAIN_TGZ, '--strict'], { cwd: ROOT, stdio: 'pipe', timeout: 60_000 })
-    execFileSync(join(bin, 'attw'), [MAIN_TGZ, '--format', 'ascii'], { cwd: ROOT, stdio: 'pipe', timeout: 60_000 })
+    execFileSync(join(bin, 'publint'), ['run', MAIN_TGZ, '--strict'], { cwd: ROOT, stdio: 'pipe', timeout: 60_000, shell: WINDOWS })
+    execFileSync(join(bin, 'attw'), [MAIN_TGZ, '--format', 'ascii'], { cwd: ROOT, stdio: 'pipe', timeout: 60_000, shell: WINDOWS })
   })
 
   for (const nodeBin of nodes) {

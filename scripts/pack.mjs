@@ -7,7 +7,7 @@
 // Without a built binary only the main package is written, and this says why.
 // At release time `napi prepublish` adds the platform packages to optionalDependencies.
 import { spawnSync } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 
 const root = join(import.meta.dirname, '..')
@@ -15,7 +15,8 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
 const out = join(root, 'pack')
 
 function run(cmd, args, cwd = root) {
-  const r = spawnSync(cmd, args, { cwd, stdio: ['ignore', 'inherit', 'inherit'] })
+  // npm and npx are .cmd scripts on Windows, which only a shell runs
+  const r = spawnSync(cmd, args, { cwd, stdio: ['ignore', 'inherit', 'inherit'], shell: process.platform === 'win32' })
   if (r.status !== 0) {
     console.error(`pack: ${cmd} ${args.join(' ')} failed`)
     process.exit(r.status ?? 1)
@@ -48,4 +49,4 @@ if (!existsSync(binary)) {
   copyFileSync(binary, join(dir, `${pkg.napi.binaryName}.${platform}.node`))
   run('npm', ['pack', '--silent', '--pack-destination', out], dir)
 }
-console.log(`pack: ${spawnSync('ls', [out], { encoding: 'utf8' }).stdout.trim().split('\n').join(', ')} in pack/`)
+console.log(`pack: ${readdirSync(out).join(', ')} in pack/`)
