@@ -1,8 +1,9 @@
 // The `fcgi` package: FastCGI and HTTP/1.1 application server.
 export { serveFcgi, serveHttp } from './server.ts'
 export { FcgiRequest } from './request.ts'
-export { FcgiResponse } from './response.ts'
-export { FcgiClient, type ClientOptions, type ClientRequest, type ClientResponse, type StreamedResponse } from './client.ts'
+export type { BodyStream } from './body.ts'
+export { FcgiResponse, type HeaderValue } from './response.ts'
+export { FcgiClient, type ClientOptions, type ClientRequest, type ClientResponse, type ResponseEnd, type StreamedResponse } from './client.ts'
 export type {
   Address,
   CloseOptions,
@@ -16,6 +17,7 @@ export type {
   LogLevel,
   Logger,
   Role,
+  ServeCommon,
   ServeOptions,
   Server,
   ServerStats,

@@ -13,6 +13,7 @@ export class FcgiRequest {
   private readonly exchange: Exchange
   private headerCache: Record<string, string> | null = null
 
+  /** @internal the engines create requests; handlers receive them */
   constructor(exchange: Exchange) {
     this.exchange = exchange
     this.role = exchange.role

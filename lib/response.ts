@@ -2,7 +2,7 @@
 // to the engine's ResponseSink, which frames them (CGI head + STDOUT records, or HTTP/1.1).
 import type { ResponseHead, ResponseSink } from './engine.ts'
 
-type HeaderValue = string | number | readonly string[]
+export type HeaderValue = string | number | readonly string[]
 
 // node:http's rules for what may go into a response head, so a handler behaves the same here as
 // under node:http: a header name is an RFC 9110 token; a value is latin1 text without control
@@ -49,6 +49,7 @@ export class FcgiResponse {
   private sent = false
   private done = false
 
+  /** @internal the engines create responses; handlers receive them */
   constructor(
     private readonly sink: ResponseSink,
     /** HEAD requests: the head goes out, a body never does. */

@@ -50,7 +50,7 @@ export interface Limits {
   allowedAddresses?: string[]
 }
 
-interface ServeCommon extends Limits {
+export interface ServeCommon extends Limits {
   /** Where to listen. Default `'fcgi.sock'`. */
   listen?: ListenOption
   /** Which engine runs the server. `'auto'` (default) prefers native; env FCGI_ENGINE overrides auto. */
