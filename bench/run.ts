@@ -5,7 +5,7 @@
 //                                  and exits non-zero unless every row that ran produced numbers
 //   npm run bench -- --only 'native|js'    only back ends whose name matches (plus nothing else)
 //
-// Every back end runs as its own process (bench/servers/*.ts for the engines, bench/peers/ for the
+// Every back end runs as its own process (bench/servers/*.mjs for the engines, plain node on the compiled package, bench/peers/ for the
 // others), started, waited for, measured, stopped. Direct cells use the Rust load generator
 // (crates/fcgi-bench); nginx cells use wrk -t1 → nginx (1 worker, fastcgi_keep_conn on) → back end.
 // Figures are only compared within one run: every row shows its ratio to the native engine (or to

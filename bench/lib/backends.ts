@@ -62,14 +62,14 @@ function engineBackend(engine: 'native' | 'js', protocol: Protocol): Backend {
     keepConn: true,
     description:
       engine === 'native'
-        ? `fcgi native engine (Rust/Tokio core, ${process.env.FCGI_NATIVE_THREADS ?? 1} I/O thread + the JS thread), bench/servers/native.ts`
-        : 'fcgi js engine (TypeScript on node:net / node:http), bench/servers/js.ts',
+        ? `fcgi native engine (Rust/Tokio core, ${process.env.FCGI_NATIVE_THREADS ?? 1} I/O thread + the JS thread), bench/servers/native.mjs`
+        : 'fcgi js engine (TypeScript on node:net / node:http), bench/servers/js.mjs',
     unavailable: (env) =>
       engine === 'native' ? (protocol === 'http' ? env.nativeHttpError : env.nativeError) : null,
     async start(env, address) {
       const started = await startProcess(
         env.node,
-        [...nodeFlags(), '--import', 'tsx', join(env.root, `bench/servers/${engine}.ts`), '--listen', address, '--protocol', protocol],
+        [...nodeFlags(), join(env.root, `bench/servers/${engine}.mjs`), '--listen', address, '--protocol', protocol],
         { logFile: logFile(env, name.replace(' ', '-')), env: { ...process.env, FCGI_ENGINE: undefined } },
       )
       return simple(name, started, address)

@@ -1,16 +1,18 @@
-// Starts the bench handler on one engine: `node --import tsx bench/servers/<engine>.ts
+// Starts the bench handler on one engine: `node bench/servers/<engine>.mjs
 // --listen <unix path|host:port> [--protocol fcgi|http]`. Prints `READY <address as JSON>` once
 // listening, closes on SIGTERM/SIGINT.
-import { serveFcgi, serveHttp, type EngineName } from 'fcgi'
-import { handler } from './app.ts'
+import { serveFcgi, serveHttp } from 'fcgi'
+import { handler } from './app.mjs'
 
-export async function main(engine: EngineName): Promise<void> {
+/** @param {import('fcgi').EngineName} engine */
+export async function main(engine) {
   const argv = process.argv.slice(2)
-  const arg = (name: string, fallback?: string) => {
+  /** @type {(name: string, fallback?: string) => string | undefined} */
+  const arg = (name, fallback) => {
     const i = argv.indexOf(`--${name}`)
     return i === -1 ? fallback : argv[i + 1]
   }
-  const listenText = arg('listen', 'fcgi.sock')!
+  const listenText = arg('listen', 'fcgi.sock') ?? 'fcgi.sock'
   const listen = /^\d+$/.test(listenText) ? Number(listenText) : listenText
   const protocol = arg('protocol', 'fcgi')
   const serve = protocol === 'http' ? serveHttp : serveFcgi

@@ -1,11 +1,12 @@
 // The bench handler, shared by the js and native entries. Same routes and bytes as the pure-Rust
-// ceiling (crates/fcgi-bench/src/ceiling.rs) and the peers (bench/peers/).
-import type { Handler } from 'fcgi'
+// ceiling (crates/fcgi-bench/src/ceiling.rs) and the peers (bench/peers/). Plain JavaScript run by
+// plain node, as users run the compiled package: no TypeScript loader in the measured process.
 
 const HELLO = 'Hello, World!\n'
 const BIG = Buffer.alloc(1 << 20, 'x')
 
-export const handler: Handler = (req, res) => {
+/** @type {import('fcgi').Handler} */
+export const handler = (req, res) => {
   const url = req.url
   const q = url.indexOf('?')
   const path = q === -1 ? url : url.slice(0, q)
