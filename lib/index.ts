@@ -2,6 +2,7 @@
 export { serveFcgi, serveHttp } from './server.ts'
 export { FcgiRequest } from './request.ts'
 export { FcgiResponse } from './response.ts'
+export { nodeHandler, type NodeListener } from './node/handler.ts'
 export { FcgiClient, type ClientOptions, type ClientRequest, type ClientResponse, type StreamedResponse } from './client.ts'
 export type {
   Address,

@@ -1,6 +1,7 @@
 // Public types of the `fcgi` package. Names here are a contract (see DESIGN.md "Public API").
 import type { FcgiRequest } from './request.ts'
 import type { FcgiResponse } from './response.ts'
+import type { NodeListener } from './node/handler.ts'
 
 export type Role = 'responder' | 'authorizer' | 'filter'
 export type EngineName = 'native' | 'js'
@@ -59,9 +60,12 @@ interface ServeCommon extends Limits {
   logger?: Logger
 }
 
+/** Exactly one of `handler`, `fetch` (a WHATWG fetch function) or `listener` (a node:http
+ * request listener: an Express app, Koa's `app.callback()`). */
 export type ServeOptions =
-  | (ServeCommon & { handler: Handler; fetch?: undefined })
-  | (ServeCommon & { fetch: FetchHandler; handler?: undefined })
+  | (ServeCommon & { handler: Handler; fetch?: undefined; listener?: undefined })
+  | (ServeCommon & { fetch: FetchHandler; handler?: undefined; listener?: undefined })
+  | (ServeCommon & { listener: NodeListener; handler?: undefined; fetch?: undefined })
 
 export interface ServerStats {
   /** Connections open now. */
