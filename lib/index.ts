@@ -5,6 +5,9 @@ export { FcgiResponse } from './response.ts'
 export { nodeHandler, type NodeListener } from './node/handler.ts'
 export { FcgiClient, type ClientOptions, type ClientRequest, type ClientResponse, type StreamedResponse } from './client.ts'
 export type {
+  AccessLogEntry,
+  AccessLogFormat,
+  AccessLogOption,
   Address,
   CloseOptions,
   EngineChoice,
@@ -20,4 +23,6 @@ export type {
   ServeOptions,
   Server,
   ServerStats,
+  SlowlogOptions,
+  StatusOptions,
 } from './types.ts'

@@ -4,6 +4,7 @@ import type { Protocol } from './engine.ts'
 import { selectEngine } from './engines/select.ts'
 import { fetchHandler } from './fetch.ts'
 import { nodeHandler } from './node/handler.ts'
+import { operations } from './ops/observe.ts'
 import { resolveOptions } from './options.ts'
 import type { Handler, ServeOptions, Server } from './types.ts'
 
@@ -14,7 +15,10 @@ async function serve(protocol: Protocol, options: ServeOptions): Promise<Server>
   const resolved = resolveOptions(options)
   const engine = selectEngine(options.engine, protocol)
   const handler: Handler = options.handler ?? (options.fetch ? fetchHandler(options.fetch) : nodeHandler(options.listener!))
-  const inner = await engine.serve(protocol, resolved, dispatchTo(handler, resolved.logger))
+  const ops = operations(options, resolved.logger)
+  const dispatch = dispatchTo(handler, resolved.logger)
+  const inner = await engine.serve(protocol, resolved, ops ? ops.wrap(dispatch) : dispatch)
+  ops?.attach({ engine: engine.name, protocol, address: inner.address, stats: () => inner.stats() })
   let closing: Promise<void> | null = null
   return {
     engine: engine.name,

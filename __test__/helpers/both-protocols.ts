@@ -1,8 +1,8 @@
 // One handler served over FastCGI (asked through FcgiClient) or HTTP (asked through fetch), with
 // one way to call it, so framework tests assert the same answers over both protocols.
 import http from 'node:http'
-import type { EngineName, Handler, Limits } from '../../lib/types.ts'
-import { startFcgi, startHttp } from './server.ts'
+import type { EngineName, Handler } from '../../lib/types.ts'
+import { startFcgi, startHttp, type ServeExtras } from './server.ts'
 
 export type Protocol = 'fcgi' | 'http'
 export const PROTOCOLS: readonly Protocol[] = ['fcgi', 'http']
@@ -30,7 +30,12 @@ export interface Served {
   close(): Promise<void>
 }
 
-export async function serveBoth(protocol: Protocol, engine: EngineName, handler: Handler, limits: Limits = {}): Promise<Served> {
+export async function serveBoth(
+  protocol: Protocol,
+  engine: EngineName,
+  handler: Handler,
+  limits: ServeExtras & { transport?: 'unix' | 'tcp' } = {},
+): Promise<Served> {
   if (protocol === 'fcgi') {
     const t = await startFcgi(engine, handler, limits)
     return {
@@ -43,7 +48,8 @@ export async function serveBoth(protocol: Protocol, engine: EngineName, handler:
       },
     }
   }
-  const t = await startHttp(engine, handler, limits)
+  const { transport: _tcpAnyway, ...extras } = limits
+  const t = await startHttp(engine, handler, extras)
   return {
     logs: t.logs,
     close: () => t.close(),

@@ -4,7 +4,10 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { FcgiClient, serveFcgi, serveHttp, type ClientOptions } from '../../lib/index.ts'
-import type { EngineName, Handler, Limits, Server } from '../../lib/types.ts'
+import type { EngineName, Handler, Limits, ServeOptions, Server } from '../../lib/types.ts'
+
+/** Limits and the operations options (status page, access log, slowlog). */
+export type ServeExtras = Limits & Pick<ServeOptions, 'status' | 'accessLog' | 'slowlog'>
 
 export interface TestServer {
   server: Server
@@ -22,7 +25,7 @@ export function tempSocketPath(name = 'fcgi.sock'): string {
 export async function startFcgi(
   engine: EngineName,
   handler: Handler,
-  opts: Limits & { transport?: 'unix' | 'tcp'; client?: ClientOptions } = {},
+  opts: ServeExtras & { transport?: 'unix' | 'tcp'; client?: ClientOptions } = {},
 ): Promise<TestServer> {
   const logs: string[] = []
   const { transport = 'unix', client: clientOptions, ...limits } = opts
@@ -57,7 +60,7 @@ export interface TestHttpServer {
 }
 
 /** An HTTP server on an ephemeral loopback port. */
-export async function startHttp(engine: EngineName, handler: Handler, limits: Limits = {}): Promise<TestHttpServer> {
+export async function startHttp(engine: EngineName, handler: Handler, limits: ServeExtras = {}): Promise<TestHttpServer> {
   const logs: string[] = []
   const server = await serveHttp({ ...limits, engine, handler, listen: 0, logger: (level, message) => logs.push(`${level}: ${message}`) })
   const a = server.address
