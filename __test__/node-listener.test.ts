@@ -184,3 +184,62 @@ forEachEngine('a listener sees the client go away', (engine) => {
     })
   }
 })
+
+forEachEngine('a listener streams 64 MiB each way in bounded memory', (engine) => {
+  const SIZE = 64 * 1024 * 1024
+  const chunk = Buffer.alloc(64 * 1024, 'z')
+  test('upload read through req (pipe to a slow consumer), download piped into res, over FastCGI', async (ctx) => {
+    const { startFcgi } = await import('./helpers/server.ts')
+    const { Writable } = await import('node:stream')
+    const t = await startFcgi(engine, nodeHandler((req, res) => {
+      if (req.url === '/up') {
+        const hash = createHash('sha256')
+        let n = 0
+        // a consumer slower than the network: the request body must wait, not pile up
+        const sink = new Writable({
+          highWaterMark: 64 * 1024,
+          write(c: Buffer, _e, done) {
+            hash.update(c)
+            n += c.length
+            setImmediate(done)
+          },
+        })
+        req.pipe(sink).on('finish', () => res.end(`${n} ${hash.digest('hex')}`))
+        return
+      }
+      Readable.from((function* () {
+        for (let sent = 0; sent < SIZE; sent += chunk.length) yield chunk
+      })()).pipe(res)
+    }))
+    try {
+      const { mib, peakGrowth } = await import('./helpers/memory.ts')
+      const expected = createHash('sha256')
+      for (let sent = 0; sent < SIZE; sent += chunk.length) expected.update(chunk)
+      const digest = expected.digest('hex')
+      const { rss, js } = await peakGrowth(async () => {
+        const up = await t.client.request({
+          method: 'POST',
+          path: '/up',
+          params: { CONTENT_LENGTH: String(SIZE) },
+          body: (async function* () {
+            for (let sent = 0; sent < SIZE; sent += chunk.length) yield chunk
+          })(),
+        })
+        assert.equal(up.body.toString(), `${SIZE} ${digest}`)
+        const down = await t.client.stream({ path: '/down' })
+        const h = createHash('sha256')
+        let n = 0
+        for await (const c of down.body) {
+          h.update(c)
+          n += c.length
+        }
+        assert.equal(n, SIZE)
+        assert.equal(h.digest('hex'), digest)
+      })
+      ctx.diagnostic(`nodeHandler 64 MiB up + down [${engine}]: peak growth js ${mib(js)} MiB, rss ${mib(rss)} MiB`)
+      assert.ok(js < 40 * 2 ** 20, `js growth ${mib(js)} MiB`)
+    } finally {
+      await t.close()
+    }
+  })
+})
