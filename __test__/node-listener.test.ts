@@ -70,6 +70,11 @@ function bareListener(req: IncomingMessage, res: ServerResponse): void {
     res.end()
     return
   }
+  if (req.url === '/destroy') {
+    res.write('partial')
+    setTimeout(() => res.destroy(), 5)
+    return
+  }
   res.setHeader('Content-Type', 'application/json')
   res.end(JSON.stringify({ method: req.method, url: req.url, httpVersion: req.httpVersion, remote: req.socket.remoteAddress, ua: req.headers['user-agent'] ?? null }))
 }
@@ -139,6 +144,14 @@ for (const protocol of PROTOCOLS) {
       assert.equal(r.status, 200)
       assert.equal(r.headers['x-sha'], sha(body))
       assert.equal(r.body.length, body.length)
+    })
+
+    test('res.destroy() mid-body cuts the response and is logged', async () => {
+      const r = await s.call({ path: '/destroy' }).catch((err: Error) => err)
+      if (!(r instanceof Error)) assert.equal(r.text, 'partial') // FastCGI: the stream ends with appStatus 1
+      assert.ok(s.logs.some((l) => l.includes('handler failed (GET /destroy)') && l.includes('destroyed the response')), s.logs.join('\n'))
+      const after = await s.call({ path: '/x' }) // the server goes on
+      assert.equal(after.status, 200)
     })
 
     test('statusCode, array and number headers, flushHeaders, writes with an encoding', async () => {
