@@ -69,6 +69,15 @@ for (const protocol of PROTOCOLS) {
       assert.match(r.text, /^pool: {17}app\n/) // PHP-FPM's layout: the value at column 23
     })
 
+    test('?openmetrics for Prometheus', async () => {
+      const r = await s.call({ path: '/status?openmetrics' })
+      assert.match(r.headers['content-type'], /^application\/openmetrics-text; version=1\.0\.0/)
+      assert.match(r.text, /^# TYPE fcgi_start_since_seconds gauge\n/)
+      assert.match(r.text, /\n# TYPE fcgi_requests counter\n# HELP fcgi_requests [^\n]+\nfcgi_requests_total\{pool="app"\} [1-9]\d*\n/)
+      assert.match(r.text, /\nfcgi_active_requests\{pool="app"\} 1\n/)
+      assert.ok(r.text.endsWith('\n# EOF\n'))
+    })
+
     test('?json and ?full: a request in flight is listed; the slowlog fires while it runs', async () => {
       const slow = s.call({ path: '/slow', headers: { 'user-agent': 'slowpoke' } })
       await until(() => release !== null, 'the slow request to start')

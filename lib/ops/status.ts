@@ -2,7 +2,7 @@
 // same (pool, start time, start since, accepted conn, listen queue, max listen queue, slow
 // requests), our own where it differs (one process runs requests concurrently,
 // so requests take the place of PHP-FPM's processes). Plain text by default, `?json` for JSON,
-// `?full` adds this process and one row per request in flight.
+// `?openmetrics` for Prometheus, `?full` adds this process and one row per request in flight.
 import { readFileSync } from 'node:fs'
 import type { Protocol } from '../engine.ts'
 import type { Address, EngineName, Handler, ServerStats } from '../types.ts'
@@ -47,7 +47,7 @@ export function statusHandler(pool: string, tracked: Tracked, server: () => Serv
       ['protocol', view?.protocol ?? '-'],
     ]
     const full = query.has('full')
-    const process = full ? processRows(tracked, stats, now) : []
+    const proc = full ? processRows(tracked, stats, now) : []
     const requests = full ? [...tracked.active].map((r): Row[] => [
       ['request id', r.id],
       ['state', 'Running'],
@@ -60,11 +60,16 @@ export function statusHandler(pool: string, tracked: Tracked, server: () => Serv
     ]) : []
     res.setHeader('Cache-Control', 'no-cache, no-store, must-revalidate, max-age=0')
     res.setHeader('Expires', 'Thu, 01 Jan 1970 00:00:00 GMT')
+    if (query.has('openmetrics')) {
+      res.setHeader('Content-Type', 'application/openmetrics-text; version=1.0.0; charset=utf-8')
+      res.end(openMetrics(pool, rows))
+      return
+    }
     if (query.has('json')) {
       res.setHeader('Content-Type', 'application/json')
       const body: Record<string, unknown> = Object.fromEntries(rows)
       if (full) {
-        body.processes = [Object.fromEntries(process)]
+        body.processes = [Object.fromEntries(proc)]
         body.requests = requests.map((r) => Object.fromEntries(r))
       }
       res.end(JSON.stringify(body))
@@ -73,11 +78,41 @@ export function statusHandler(pool: string, tracked: Tracked, server: () => Serv
     res.setHeader('Content-Type', 'text/plain; charset=utf-8')
     let text = lines(rows)
     if (full) {
-      text += `\n************************\n${lines(process)}`
+      text += `\n************************\n${lines(proc)}`
       for (const r of requests) text += `\n************************\n${lines(r)}`
     }
     res.end(text)
   }
+}
+
+/** `?openmetrics` (as PHP-FPM 8.1's): the numeric rows as metrics for Prometheus, labelled with
+ * the pool. Counters only grow; gauges go both ways. */
+const METRICS: Record<string, [name: string, type: 'counter' | 'gauge', help: string]> = {
+  'start since': ['fcgi_start_since_seconds', 'gauge', 'Seconds since the server started.'],
+  'accepted conn': ['fcgi_accepted_connections', 'counter', 'Connections accepted.'],
+  requests: ['fcgi_requests', 'counter', 'Requests dispatched.'],
+  'listen queue': ['fcgi_listen_queue', 'gauge', 'Connections waiting to be accepted.'],
+  'max listen queue': ['fcgi_max_listen_queue', 'gauge', 'Most connections seen waiting to be accepted.'],
+  'active requests': ['fcgi_active_requests', 'gauge', 'Requests running now.'],
+  'max active requests': ['fcgi_max_active_requests', 'gauge', 'Most requests running at once.'],
+  'open connections': ['fcgi_open_connections', 'gauge', 'Connections open now.'],
+  'slow requests': ['fcgi_slow_requests', 'counter', 'Requests that passed the slowlog threshold.'],
+  errors: ['fcgi_errors', 'counter', 'Protocol errors, handler errors, rejected requests.'],
+  aborts: ['fcgi_aborts', 'counter', 'Requests aborted.'],
+  'bytes read': ['fcgi_read_bytes', 'counter', 'Bytes read from connections.'],
+  'bytes written': ['fcgi_written_bytes', 'counter', 'Bytes written to connections.'],
+}
+
+function openMetrics(pool: string, rows: Row[]): string {
+  const label = `{pool="${pool.replace(/["\\\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`))}"}`
+  let out = ''
+  for (const [key, value] of rows) {
+    const metric = METRICS[key]
+    if (!metric) continue
+    const [name, type, help] = metric
+    out += `# TYPE ${name} ${type}\n# HELP ${name} ${help}\n${name}${type === 'counter' ? '_total' : ''}${label} ${value}\n`
+  }
+  return `${out}# EOF\n`
 }
 
 function processRows(tracked: Tracked, stats: ServerStats | undefined, now: number): Row[] {
