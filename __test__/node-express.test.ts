@@ -7,13 +7,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
-import { after, before, describe, test } from 'node:test'
+import { after, before, test } from 'node:test'
 import cookieParser from 'cookie-parser'
 import express4 from 'express'
 import express5 from 'express5'
 import multer from 'multer'
-import { nodeHandler } from '../lib/index.ts'
+import { FcgiClient, nodeHandler, serveFcgi, serveHttp } from '../lib/index.ts'
 import { forEachEngine } from './helpers/engines.ts'
+import { tempSocketPath } from './helpers/server.ts'
 import { multipart, PROTOCOLS, serveBoth, type Served } from './helpers/both-protocols.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'fcgi-express-'))
@@ -214,20 +215,21 @@ for (const [name, express, version] of [['express 4', express4, 4], ['express 5'
   }
 }
 
-describe('serveFcgi({ listener })', () => {
-  test('takes the listener directly', async () => {
-    const { serveFcgi, FcgiClient } = await import('../lib/index.ts')
-    const { tempSocketPath } = await import('./helpers/server.ts')
+forEachEngine('serveFcgi and serveHttp take { listener }', (engine) => {
+  test('an Express app passed as the listener', async () => {
     const app = express5()
     app.get('/', (_req, res) => res.send('direct'))
-    const server = await serveFcgi({ listener: app, listen: tempSocketPath(), engine: 'js', logger: () => {} })
-    const client = new FcgiClient(server.address)
+    const fcgi = await serveFcgi({ listener: app, listen: tempSocketPath(), engine, logger: () => {} })
+    const http = await serveHttp({ listener: app, listen: 0, engine, logger: () => {} })
+    const client = new FcgiClient(fcgi.address)
     try {
-      const r = await client.request({ path: '/' })
-      assert.equal(r.body.toString(), 'direct')
+      assert.equal((await client.request({ path: '/' })).body.toString(), 'direct')
+      const port = http.address.type === 'tcp' ? http.address.port : 0
+      assert.equal(await (await fetch(`http://127.0.0.1:${port}/`)).text(), 'direct')
     } finally {
       client.close()
-      await server.close()
+      await fcgi.close()
+      await http.close()
     }
   })
 })

@@ -4,13 +4,15 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { Readable } from 'node:stream'
+import { Readable, Writable } from 'node:stream'
 import { after, before, test } from 'node:test'
 import { bodyParser } from '@koa/bodyparser'
 import Router from '@koa/router'
 import Koa from 'koa'
 import { nodeHandler } from '../lib/index.ts'
 import { forEachEngine } from './helpers/engines.ts'
+import { mib, peakGrowth } from './helpers/memory.ts'
+import { startFcgi } from './helpers/server.ts'
 import { PROTOCOLS, serveBoth, type Served } from './helpers/both-protocols.ts'
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
@@ -202,8 +204,6 @@ forEachEngine('a listener streams 64 MiB each way in bounded memory', (engine) =
   const SIZE = 64 * 1024 * 1024
   const chunk = Buffer.alloc(64 * 1024, 'z')
   test('upload read through req (pipe to a slow consumer), download piped into res, over FastCGI', async (ctx) => {
-    const { startFcgi } = await import('./helpers/server.ts')
-    const { Writable } = await import('node:stream')
     const t = await startFcgi(engine, nodeHandler((req, res) => {
       if (req.url === '/up') {
         const hash = createHash('sha256')
@@ -225,7 +225,6 @@ forEachEngine('a listener streams 64 MiB each way in bounded memory', (engine) =
       })()).pipe(res)
     }))
     try {
-      const { mib, peakGrowth } = await import('./helpers/memory.ts')
       const expected = createHash('sha256')
       for (let sent = 0; sent < SIZE; sent += chunk.length) expected.update(chunk)
       const digest = expected.digest('hex')
