@@ -12,8 +12,9 @@ import koaApp from '../../examples/koa.ts'
 import { serveFcgi, type Handler, type Server } from '../../lib/index.ts'
 import { forEachEngine } from '../helpers/engines.ts'
 import { tempSocketPath } from '../helpers/server.ts'
-import { APACHE_MODULES, apacheBinary } from './apache.ts'
+import { APACHE_MODULES, apacheConfig, runApache } from './apache.ts'
 import { freePort, http, missing, missingFile, startProcess, tempDir, which, type FrontEnd } from './harness.ts'
+import { nginxConfig, runNginx } from './nginx.ts'
 
 const EXAMPLES = join(import.meta.dirname, '../../examples/frontends')
 const SOCKET = '/run/app/fcgi.sock'
@@ -30,23 +31,8 @@ function snippet(file: string, sock: string, replacements: [string, string][]): 
 async function nginx(sock: string): Promise<FrontEnd> {
   const dir = tempDir('nginx-example')
   const port = await freePort()
-  writeFileSync(join(dir, 'app.conf'), snippet('nginx.conf', sock, [['listen 80;', `listen 127.0.0.1:${port};`], ['include fastcgi_params;', 'include /etc/nginx/fastcgi_params;']]))
-  writeFileSync(join(dir, 'nginx.conf'), `daemon off;
-${process.getuid?.() === 0 ? 'user root;' : ''}
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log info;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  fastcgi_temp_path ${dir}/fastcgi;
-  proxy_temp_path ${dir}/proxy;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  include ${dir}/app.conf;
-}
-`)
-  return startProcess(which('nginx')!, ['-c', join(dir, 'nginx.conf'), '-p', dir, '-e', join(dir, 'error.log')], { port, dir, logFile: join(dir, 'error.log') })
+  const app = snippet('nginx.conf', sock, [['listen 80;', `listen 127.0.0.1:${port};`], ['include fastcgi_params;', 'include /etc/nginx/fastcgi_params;']])
+  return runNginx(dir, port, nginxConfig(dir, `access_log off;\n${app}`))
 }
 
 async function caddy(sock: string): Promise<FrontEnd> {
@@ -65,31 +51,9 @@ async function caddy(sock: string): Promise<FrontEnd> {
 async function apache(sock: string): Promise<FrontEnd> {
   const dir = tempDir('apache-example')
   const port = await freePort()
-  const mod = (name: string, file: string) => `LoadModule ${name} ${join(APACHE_MODULES, file)}`
-  const root = process.getuid?.() === 0
-  writeFileSync(join(dir, 'app.conf'), snippet('apache.conf', sock, [['<VirtualHost *:80>', `<VirtualHost 127.0.0.1:${port}>`]]))
-  writeFileSync(join(dir, 'httpd.conf'), `ServerRoot ${dir}
-PidFile ${dir}/httpd.pid
-ErrorLog ${dir}/error.log
-Listen 127.0.0.1:${port}
-ServerName 127.0.0.1
-DefaultRuntimeDir ${dir}
-Mutex file:${dir} default
-${mod('mpm_event_module', 'mod_mpm_event.so')}
-${mod('authz_core_module', 'mod_authz_core.so')}
-${mod('authz_host_module', 'mod_authz_host.so')}
-${mod('proxy_module', 'mod_proxy.so')}
-${mod('proxy_fcgi_module', 'mod_proxy_fcgi.so')}
-${root ? 'User www-data\nGroup www-data' : ''}
-StartServers 1
-Include ${dir}/app.conf
-`)
-  return startProcess(apacheBinary()!, ['-f', join(dir, 'httpd.conf'), '-DFOREGROUND'], {
-    port,
-    dir,
-    logFile: join(dir, 'error.log'),
-    env: { ...process.env, APACHE_RUN_DIR: dir, APACHE_LOCK_DIR: dir, APACHE_LOG_DIR: dir, LANG: 'C' },
-  })
+  const app = snippet('apache.conf', sock, [['<VirtualHost *:80>', `<VirtualHost 127.0.0.1:${port}>`]])
+  const modules: [string, string][] = [['authz_host_module', 'mod_authz_host.so'], ['proxy_module', 'mod_proxy.so'], ['proxy_fcgi_module', 'mod_proxy_fcgi.so']]
+  return runApache(dir, port, apacheConfig(dir, port, modules, `StartServers 1\n${app}`))
 }
 
 const FRONT_ENDS = [
