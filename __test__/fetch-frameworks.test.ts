@@ -1,4 +1,4 @@
-// Fetch-style frameworks through `fetch`: Hono and itty-router, on both engines over FastCGI and
+// Fetch-style frameworks through serveFcgi/serveHttp's `fetch` option: Hono and itty-router, on both engines over FastCGI and
 // HTTP — routing, params, JSON bodies, cookies, redirects, streamed responses, errors.
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
@@ -7,7 +7,6 @@ import { getCookie, setCookie } from 'hono/cookie'
 import { stream } from 'hono/streaming'
 import { AutoRouter, json, type IRequest } from 'itty-router'
 import type { FetchHandler } from '../lib/index.ts'
-import { fetchHandler } from '../lib/fetch.ts'
 import { forEachEngine } from './helpers/engines.ts'
 import { PROTOCOLS, serveBoth, type Served } from './helpers/both-protocols.ts'
 
@@ -61,7 +60,7 @@ for (const [name, build] of [['hono', honoApp], ['itty-router', ittyApp]] as con
     forEachEngine(`${name} over ${protocol}`, (engine) => {
       let s: Served
       before(async () => {
-        s = await serveBoth(protocol, engine, fetchHandler(build()))
+        s = await serveBoth(protocol, engine, { fetch: build() }) // serveFcgi/serveHttp({ fetch })
       })
       after(() => s?.close())
 

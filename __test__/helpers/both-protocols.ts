@@ -1,8 +1,8 @@
 // One handler served over FastCGI (asked through FcgiClient) or HTTP (asked through fetch), with
 // one way to call it, so framework tests assert the same answers over both protocols.
 import http from 'node:http'
-import type { EngineName, Handler } from '../../lib/types.ts'
-import { startFcgi, startHttp, type ServeExtras } from './server.ts'
+import type { EngineName } from '../../lib/types.ts'
+import { startFcgi, startHttp, type App, type ServeExtras } from './server.ts'
 
 export type Protocol = 'fcgi' | 'http'
 export const PROTOCOLS: readonly Protocol[] = ['fcgi', 'http']
@@ -33,7 +33,7 @@ export interface Served {
 export async function serveBoth(
   protocol: Protocol,
   engine: EngineName,
-  handler: Handler,
+  handler: App,
   limits: ServeExtras & { transport?: 'unix' | 'tcp' } = {},
 ): Promise<Served> {
   if (protocol === 'fcgi') {
