@@ -72,6 +72,7 @@ function bareListener(req: IncomingMessage, res: ServerResponse): void {
     res.end()
     return
   }
+  if (req.url === '/throw') throw new Error('bare listener threw')
   if (req.url === '/destroy') {
     res.write('partial')
     setTimeout(() => res.destroy(), 5)
@@ -146,6 +147,22 @@ for (const protocol of PROTOCOLS) {
       assert.equal(r.status, 200)
       assert.equal(r.headers['x-sha'], sha(body))
       assert.equal(r.body.length, body.length)
+    })
+
+    test('a listener that throws gets a 500, logged; an async one that rejects too', async () => {
+      const r = await s.call({ path: '/throw' })
+      assert.equal(r.status, 500)
+      assert.ok(s.logs.some((l) => l.includes('bare listener threw')))
+      const a = await serveBoth(protocol, engine, nodeHandler(async () => {
+        await new Promise((r) => setTimeout(r, 1))
+        throw new Error('async listener rejected')
+      }))
+      try {
+        assert.equal((await a.call({ path: '/' })).status, 500)
+        assert.ok(a.logs.some((l) => l.includes('async listener rejected')))
+      } finally {
+        await a.close()
+      }
     })
 
     test('res.destroy() mid-body cuts the response and is logged', async () => {
