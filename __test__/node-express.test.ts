@@ -3,14 +3,17 @@
 // express.static (conditional and range requests), streaming with backpressure, errors.
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
+import { gunzipSync } from 'node:zlib'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { after, before, test } from 'node:test'
+import compression from 'compression'
 import cookieParser from 'cookie-parser'
 import express4 from 'express'
 import express5 from 'express5'
+import morgan from 'morgan'
 import multer from 'multer'
 import { FcgiClient, nodeHandler, serveFcgi, serveHttp } from '../lib/index.ts'
 import { forEachEngine } from './helpers/engines.ts'
@@ -27,10 +30,14 @@ after(() => rmSync(dir, { recursive: true, force: true }))
 type ExpressModule = typeof express4
 const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: 8 * 1024 * 1024 } })
 
-function buildApp(express: ExpressModule, version: 4 | 5) {
+function buildApp(express: ExpressModule, version: 4 | 5, accessLines: string[]) {
   const app = express()
   app.set('env', 'test') // finalhandler: no error log on stderr
+  // morgan waits for the response's end (on-finished) and reads res._header and the status
+  app.use(morgan(':method :url :status :res[content-length] :response-time', { stream: { write: (l: string) => accessLines.push(l) } }))
+  app.use(compression({ threshold: 1024 }))
   app.use(cookieParser('secret'))
+  app.get('/big-json', (_req, res) => res.json({ items: Array.from({ length: 500 }, (_, i) => ({ i, text: 'compressible' })) }))
   app.get('/hello/:name', (req, res) => {
     res.json({ name: req.params.name, query: req.query, ip: req.ip, protocol: req.protocol, hostname: req.hostname, version })
   })
@@ -88,8 +95,9 @@ for (const [name, express, version] of [['express 4', express4, 4], ['express 5'
   for (const protocol of PROTOCOLS) {
     forEachEngine(`${name} over ${protocol}`, (engine) => {
       let s: Served
+      const accessLines: string[] = []
       before(async () => {
-        s = await serveBoth(protocol, engine, nodeHandler(buildApp(express, version)))
+        s = await serveBoth(protocol, engine, nodeHandler(buildApp(express, version, accessLines)))
       })
       after(() => s?.close())
 
@@ -201,6 +209,23 @@ for (const [name, express, version] of [['express 4', express4, 4], ['express 5'
           assert.equal(r.status, 500)
         })
       }
+
+      test('compression gzips a large body; morgan logs each request when it ends', async () => {
+        accessLines.length = 0
+        const r = await s.call({ path: '/big-json', headers: { 'accept-encoding': 'gzip' } })
+        assert.equal(r.headers['content-encoding'], 'gzip')
+        const items = JSON.parse(gunzipSync(r.body).toString()).items
+        assert.equal(items.length, 500)
+        const plain = await s.call({ path: '/big-json' })
+        assert.equal(plain.headers['content-encoding'], undefined)
+        assert.equal(JSON.parse(plain.text).items.length, 500)
+        await s.call({ path: '/nowhere' })
+        const deadline = Date.now() + 2000
+        while (accessLines.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+        assert.match(accessLines[0], /^GET \/big-json 200 - \d+\.\d+\n$/) // gzip: streamed, no length
+        assert.match(accessLines[1], new RegExp(`^GET /big-json 200 ${plain.body.length} \\d+\\.\\d+\\n$`))
+        assert.match(accessLines[2], /^GET \/nowhere 404 \d+ \d+\.\d+\n$/)
+      })
 
       test('writeHead with a reason and headers, res.set arrays, request headers', async () => {
         const r = await s.call({ path: '/write-head' })
