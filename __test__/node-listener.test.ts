@@ -12,7 +12,7 @@ import Koa from 'koa'
 import { nodeHandler } from '../lib/index.ts'
 import { forEachEngine } from './helpers/engines.ts'
 import { mib, peakGrowth } from './helpers/memory.ts'
-import { startFcgi } from './helpers/server.ts'
+import { startFcgi, startHttp } from './helpers/server.ts'
 import { PROTOCOLS, serveBoth, type Served } from './helpers/both-protocols.ts'
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
@@ -271,4 +271,49 @@ forEachEngine('a listener streams 64 MiB each way in bounded memory', (engine) =
       await t.close()
     }
   })
+})
+
+forEachEngine('a listener streams server-sent events as written', (engine) => {
+  for (const protocol of PROTOCOLS) {
+    test(`over ${protocol}: the first event arrives while the response is still open`, async () => {
+      let finish!: () => void
+      const finished = new Promise<void>((r) => (finish = r))
+      const listener = (_req: IncomingMessage, res: ServerResponse) => {
+        res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' })
+        res.flushHeaders()
+        res.write('data: first\n\n')
+        finished.then(() => res.end('data: last\n\n'))
+      }
+      const first = async (body: AsyncIterable<Buffer>): Promise<string> => {
+        for await (const chunk of body) return chunk.toString()
+        return ''
+      }
+      if (protocol === 'fcgi') {
+        const t = await startFcgi(engine, nodeHandler(listener))
+        try {
+          const r = await t.client.stream({ path: '/events' })
+          assert.equal(r.headers['content-type'], 'text/event-stream')
+          assert.equal(await first(r.body), 'data: first\n\n')
+        } finally {
+          finish()
+          await t.close()
+        }
+      } else {
+        const t = await startHttp(engine, nodeHandler(listener))
+        try {
+          const r = await fetch(`http://127.0.0.1:${t.port}/events`, { signal: AbortSignal.timeout(5000) })
+          assert.equal(r.headers.get('content-type'), 'text/event-stream')
+          const reader = r.body!.getReader()
+          const { value } = await reader.read()
+          assert.equal(Buffer.from(value!).toString(), 'data: first\n\n')
+          finish()
+          const { value: last } = await reader.read()
+          assert.equal(Buffer.from(last!).toString(), 'data: last\n\n')
+        } finally {
+          finish()
+          await t.close()
+        }
+      }
+    })
+  }
 })
