@@ -3,8 +3,12 @@ export { serveFcgi, serveHttp } from './server.ts'
 export { FcgiRequest } from './request.ts'
 export type { BodyStream } from './body.ts'
 export { FcgiResponse, type HeaderValue } from './response.ts'
+export { nodeHandler, type NodeListener } from './node/handler.ts'
 export { FcgiClient, type ClientOptions, type ClientRequest, type ClientResponse, type ResponseEnd, type StreamedResponse } from './client.ts'
 export type {
+  AccessLogEntry,
+  AccessLogFormat,
+  AccessLogOption,
   Address,
   CloseOptions,
   EngineChoice,
@@ -21,4 +25,6 @@ export type {
   ServeOptions,
   Server,
   ServerStats,
+  SlowlogOptions,
+  StatusOptions,
 } from './types.ts'

@@ -34,16 +34,12 @@ export class FcgiRequest {
   }
 
   get method(): string {
-    return this.exchange.method ?? (this.params.REQUEST_METHOD || 'GET')
+    return exchangeMethod(this.exchange)
   }
 
   /** REQUEST_URI, or SCRIPT_NAME + PATH_INFO + QUERY_STRING where the front end sends no URI. */
   get url(): string {
-    if (this.exchange.uri !== undefined) return this.exchange.uri
-    const p = this.params
-    if (p.REQUEST_URI) return p.REQUEST_URI
-    const path = (p.SCRIPT_NAME ?? '') + (p.PATH_INFO ?? '') || '/'
-    return p.QUERY_STRING ? `${path}?${p.QUERY_STRING}` : path
+    return exchangeUrl(this.exchange)
   }
 
   /** Request headers, lower-case names, from HTTP_* plus CONTENT_TYPE and CONTENT_LENGTH. */
@@ -73,4 +69,16 @@ export class FcgiRequest {
   async json(): Promise<unknown> {
     return JSON.parse(await this.text())
   }
+}
+
+export function exchangeMethod(exchange: Exchange): string {
+  return exchange.method ?? (exchange.params.REQUEST_METHOD || 'GET')
+}
+
+export function exchangeUrl(exchange: Exchange): string {
+  if (exchange.uri !== undefined) return exchange.uri
+  const p = exchange.params
+  if (p.REQUEST_URI) return p.REQUEST_URI
+  const path = (p.SCRIPT_NAME ?? '') + (p.PATH_INFO ?? '') || '/'
+  return p.QUERY_STRING ? `${path}?${p.QUERY_STRING}` : path
 }

@@ -3,18 +3,22 @@ import { dispatchTo } from './dispatch.ts'
 import type { Protocol } from './engine.ts'
 import { selectEngine } from './engines/select.ts'
 import { fetchHandler } from './fetch.ts'
+import { nodeHandler } from './node/handler.ts'
+import { operations } from './ops/observe.ts'
 import { resolveOptions } from './options.ts'
 import type { Handler, ServeOptions, Server } from './types.ts'
 
 async function serve(protocol: Protocol, options: ServeOptions): Promise<Server> {
   if (!options || typeof options !== 'object') throw new TypeError('options must be an object')
-  const hasHandler = typeof options.handler === 'function'
-  const hasFetch = typeof options.fetch === 'function'
-  if (hasHandler === hasFetch) throw new TypeError('pass exactly one of `handler` or `fetch`')
+  const given = [options.handler, options.fetch, options.listener].filter((f) => typeof f === 'function')
+  if (given.length !== 1) throw new TypeError('pass exactly one of `handler` or `fetch`, or a node:http `listener`')
   const resolved = resolveOptions(options)
   const engine = selectEngine(options.engine, protocol, resolved.logger)
-  const handler: Handler = options.handler ?? fetchHandler(options.fetch!)
-  const inner = await engine.serve(protocol, resolved, dispatchTo(handler, resolved.logger))
+  const handler: Handler = options.handler ?? (options.fetch ? fetchHandler(options.fetch) : nodeHandler(options.listener!))
+  const ops = operations(options, resolved.logger)
+  const dispatch = dispatchTo(handler, resolved.logger)
+  const inner = await engine.serve(protocol, resolved, ops ? ops.wrap(dispatch) : dispatch)
+  ops?.attach({ engine: engine.name, protocol, address: inner.address, stats: () => inner.stats() })
   let closing: Promise<void> | null = null
   return {
     engine: engine.name,

@@ -1,6 +1,7 @@
 // Public types of the `fcgi` package. Names here are a contract (see DESIGN.md "Public API").
 import type { FcgiRequest } from './request.ts'
 import type { FcgiResponse } from './response.ts'
+import type { NodeListener } from './node/handler.ts'
 
 export type Role = 'responder' | 'authorizer' | 'filter'
 export type EngineName = 'native' | 'js'
@@ -50,6 +51,52 @@ export interface Limits {
   allowedAddresses?: string[]
 }
 
+/** The status page (PHP-FPM's `pm.status_path`): answered by the library before the handler. */
+export interface StatusOptions {
+  /** The request path that gets the page, e.g. `'/status'` (`?json`, `?full` select the form). */
+  path: string
+  /** The name shown as `pool`. Default `'www'`, as PHP-FPM's default pool. */
+  pool?: string
+}
+
+/** One finished request, as the access log sees it. */
+export interface AccessLogEntry {
+  /** When the request was dispatched. */
+  time: Date
+  remoteAddr: string
+  /** REMOTE_USER (set by the front end's authentication), or `''`. */
+  remoteUser: string
+  method: string
+  url: string
+  /** SERVER_PROTOCOL, e.g. `'HTTP/1.1'`. */
+  httpVersion: string
+  /** The status sent; 0 when the request ended before a head went out. */
+  status: number
+  /** Response body bytes handed to the engine. */
+  bytes: number
+  /** From dispatch to the end of the response (or the abort), in milliseconds. */
+  durationMs: number
+  referer: string
+  userAgent: string
+  /** The client went away or the response was cut before it ended normally. */
+  aborted: boolean
+}
+
+export type AccessLogFormat = 'combined' | 'json'
+/** `'combined'` (Apache's combined format) or `'json'` (one object a line) to stdout, a
+ * `{ format, stream }` pair, or a function that gets each entry. */
+export type AccessLogOption =
+  | AccessLogFormat
+  | { format?: AccessLogFormat; stream: { write(line: string): unknown } }
+  | ((entry: AccessLogEntry) => void)
+
+/** The slow-request log (PHP-FPM's `request_slowlog_timeout`). */
+export interface SlowlogOptions {
+  /** A request still running this many milliseconds after dispatch is logged (once, while it
+   * runs, through `logger` at 'warn'), and again with its total time when it ends. */
+  thresholdMs: number
+}
+
 export interface ServeCommon extends Limits {
   /** Where to listen. Default `'fcgi.sock'`. */
   listen?: ListenOption
@@ -57,11 +104,20 @@ export interface ServeCommon extends Limits {
   engine?: EngineChoice
   /** Where log lines go. Default: stderr with a `fcgi:` prefix. */
   logger?: Logger
+  /** Serve a PHP-FPM-style status page on this path. Off by default. */
+  status?: StatusOptions
+  /** One line per request. Off by default. */
+  accessLog?: AccessLogOption
+  /** Log requests that run longer than a threshold. Off by default. */
+  slowlog?: SlowlogOptions
 }
 
+/** Exactly one of `handler`, `fetch` (a WHATWG fetch function) or `listener` (a node:http
+ * request listener: an Express app, Koa's `app.callback()`). */
 export type ServeOptions =
-  | (ServeCommon & { handler: Handler; fetch?: undefined })
-  | (ServeCommon & { fetch: FetchHandler; handler?: undefined })
+  | (ServeCommon & { handler: Handler; fetch?: undefined; listener?: undefined })
+  | (ServeCommon & { fetch: FetchHandler; handler?: undefined; listener?: undefined })
+  | (ServeCommon & { listener: NodeListener; handler?: undefined; fetch?: undefined })
 
 export interface ServerStats {
   /** Connections open now. */

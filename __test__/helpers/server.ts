@@ -4,7 +4,14 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { FcgiClient, serveFcgi, serveHttp, type ClientOptions } from 'fcgi'
-import type { EngineName, Handler, Limits, Server } from 'fcgi'
+import type { EngineName, FetchHandler, Handler, Limits, ServeOptions, Server } from 'fcgi'
+
+/** Limits and the operations options (status page, access log, slowlog). */
+export type ServeExtras = Limits & Pick<ServeOptions, 'status' | 'accessLog' | 'slowlog'>
+
+/** A handler, or a fetch-style app (served through the `fetch` option). */
+export type App = Handler | { fetch: FetchHandler }
+const appOption = (app: App) => (typeof app === 'function' ? { handler: app } : { fetch: app.fetch })
 
 export interface TestServer {
   server: Server
@@ -21,15 +28,15 @@ export function tempSocketPath(name = 'fcgi.sock'): string {
 
 export async function startFcgi(
   engine: EngineName,
-  handler: Handler,
-  opts: Limits & { transport?: 'unix' | 'tcp'; client?: ClientOptions } = {},
+  handler: App,
+  opts: ServeExtras & { transport?: 'unix' | 'tcp'; client?: ClientOptions } = {},
 ): Promise<TestServer> {
   const logs: string[] = []
   const { transport = 'unix', client: clientOptions, ...limits } = opts
   const server = await serveFcgi({
     ...limits,
     engine,
-    handler,
+    ...appOption(handler),
     listen: transport === 'unix' ? tempSocketPath() : 0,
     logger: (level, message) => logs.push(`${level}: ${message}`),
   })
@@ -57,9 +64,9 @@ export interface TestHttpServer {
 }
 
 /** An HTTP server on an ephemeral loopback port. */
-export async function startHttp(engine: EngineName, handler: Handler, limits: Limits = {}): Promise<TestHttpServer> {
+export async function startHttp(engine: EngineName, handler: App, limits: ServeExtras = {}): Promise<TestHttpServer> {
   const logs: string[] = []
-  const server = await serveHttp({ ...limits, engine, handler, listen: 0, logger: (level, message) => logs.push(`${level}: ${message}`) })
+  const server = await serveHttp({ ...limits, engine, ...appOption(handler), listen: 0, logger: (level, message) => logs.push(`${level}: ${message}`) })
   const a = server.address
   if (a.type !== 'tcp') throw new Error('expected a TCP address')
   return { server, port: a.port, logs, close: () => server.close({ timeout: 2000 }) }

@@ -24,28 +24,15 @@ export interface ApacheOptions {
 export async function startApache(o: ApacheOptions): Promise<FrontEnd> {
   const dir = tempDir('apache')
   const port = await freePort()
-  const mod = (name: string, file: string) => `LoadModule ${name} ${join(APACHE_MODULES, file)}`
   const url = o.backend.startsWith('/') ? `"unix:${o.backend}|fcgi://localhost/"` : `fcgi://${o.backend}/`
   const params = `timeout=20${o.reuse ? ' enablereuse=on' : ''}`
-  const root = process.getuid?.() === 0
-  const user = root ? (existsSync('/etc/apache2') ? 'www-data' : 'nobody') : null
-  const conf = `
-ServerRoot ${dir}
-PidFile ${dir}/httpd.pid
-ErrorLog ${dir}/error.log
-LogLevel warn
-Listen 127.0.0.1:${port}
-ServerName 127.0.0.1
-DefaultRuntimeDir ${dir}
-Mutex file:${dir} default
-${mod('mpm_event_module', 'mod_mpm_event.so')}
-${mod('authz_core_module', 'mod_authz_core.so')}
-${mod('authn_core_module', 'mod_authn_core.so')}
-${mod('proxy_module', 'mod_proxy.so')}
-${mod('proxy_fcgi_module', 'mod_proxy_fcgi.so')}
-${o.authorizer ? mod('authnz_fcgi_module', 'mod_authnz_fcgi.so') : ''}
-${user ? `User ${user}\nGroup ${user === 'nobody' ? 'nogroup' : user}` : ''}
-Timeout 20
+  const modules: [string, string][] = [
+    ['authn_core_module', 'mod_authn_core.so'],
+    ['proxy_module', 'mod_proxy.so'],
+    ['proxy_fcgi_module', 'mod_proxy_fcgi.so'],
+  ]
+  if (o.authorizer) modules.push(['authnz_fcgi_module', 'mod_authnz_fcgi.so'])
+  const conf = apacheConfig(dir, port, modules, `Timeout 20
 StartServers 1
 ServerLimit 2
 ThreadsPerChild 64
@@ -62,7 +49,33 @@ ${
 </Location>`
     : ''
 }
-`
+`)
+  return runApache(dir, port, conf)
+}
+
+/** An httpd.conf listening on 127.0.0.1:`port` with its state in `dir`: mpm_event, authz_core
+ * and `modules` loaded, the children as www-data (nobody) when we are root; `body` follows. */
+export function apacheConfig(dir: string, port: number, modules: [name: string, file: string][], body: string): string {
+  const root = process.getuid?.() === 0
+  const user = root ? (existsSync('/etc/apache2') ? 'www-data' : 'nobody') : null
+  const load = [['mpm_event_module', 'mod_mpm_event.so'], ['authz_core_module', 'mod_authz_core.so'], ...modules]
+    .map(([name, file]) => `LoadModule ${name} ${join(APACHE_MODULES, file)}`)
+    .join('\n')
+  return `
+ServerRoot ${dir}
+PidFile ${dir}/httpd.pid
+ErrorLog ${dir}/error.log
+LogLevel warn
+Listen 127.0.0.1:${port}
+ServerName 127.0.0.1
+DefaultRuntimeDir ${dir}
+Mutex file:${dir} default
+${load}
+${user ? `User ${user}\nGroup ${user === 'nobody' ? 'nogroup' : user}` : ''}
+${body}`
+}
+
+export function runApache(dir: string, port: number, conf: string): Promise<FrontEnd> {
   writeFileSync(join(dir, 'httpd.conf'), conf)
   return startProcess(apacheBinary()!, ['-f', join(dir, 'httpd.conf'), '-DFOREGROUND'], {
     port,

@@ -20,21 +20,9 @@ export async function startNginx(o: NginxOptions): Promise<FrontEnd> {
   const servers = (o.backends ?? [o.backend!])
     .map((b) => `server ${b.startsWith('/') ? `unix:${b}` : b} max_fails=1 fail_timeout=1s;`)
     .join('\n    ')
-  const conf = `
-daemon off;
-master_process on;
-worker_processes 1;
-${process.getuid?.() === 0 ? 'user root;' : ''}
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log info;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  fastcgi_temp_path ${dir}/fastcgi;
-  proxy_temp_path ${dir}/proxy;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
+  const conf = nginxConfig(
+    dir,
+    `access_log off;
   client_max_body_size 200m;
   upstream app {
     ${servers}
@@ -51,9 +39,34 @@ http {
       fastcgi_read_timeout 20s;
       fastcgi_connect_timeout 2s;
     }
-  }
+  }`,
+  )
+  return runNginx(dir, port, conf)
+}
+
+/** A foreground nginx.conf whose state (pid, logs, temp files) stays in `dir`; `http` is the
+ * http block's content. */
+export function nginxConfig(dir: string, http: string): string {
+  return `
+daemon off;
+master_process on;
+worker_processes 1;
+${process.getuid?.() === 0 ? 'user root;' : ''}
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log info;
+events { worker_connections 1024; }
+http {
+  client_body_temp_path ${dir}/body;
+  fastcgi_temp_path ${dir}/fastcgi;
+  proxy_temp_path ${dir}/proxy;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  ${http}
 }
 `
+}
+
+export function runNginx(dir: string, port: number, conf: string): Promise<FrontEnd> {
   writeFileSync(join(dir, 'nginx.conf'), conf)
   return startProcess(which('nginx')!, ['-c', join(dir, 'nginx.conf'), '-p', dir, '-e', join(dir, 'error.log')], {
     port,
