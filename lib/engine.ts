@@ -17,6 +17,9 @@ export interface ResolvedOptions {
   paramsTimeout: number
   idleTimeout: number
   closeTimeout: number
+  /** applied above the engines (lib/request-guard.ts) */
+  maxRequests: number
+  requestTimeout: number
   allowedAddresses: string[]
   logger: Logger
 }

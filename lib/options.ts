@@ -13,6 +13,8 @@ export const DEFAULTS = {
   paramsTimeout: 30_000,
   idleTimeout: 60_000,
   closeTimeout: 30_000,
+  maxRequests: 0,
+  requestTimeout: 0,
 } as const
 
 export const defaultLogger: Logger = (level, message) => {
@@ -39,6 +41,8 @@ export function resolveOptions(options: ServeOptions): ResolvedOptions {
     paramsTimeout: num('paramsTimeout', 1),
     idleTimeout: num('idleTimeout', 1),
     closeTimeout: num('closeTimeout', 0),
+    maxRequests: num('maxRequests', 0),
+    requestTimeout: num('requestTimeout', 0),
     allowedAddresses: allowed.map(normalizeAddress),
     logger: options.logger ?? defaultLogger,
   }

@@ -11,11 +11,14 @@ export class FcgiRequest {
   /** The Filter role's FCGI_DATA stream; empty for other roles. */
   readonly data: BodyStream
   private readonly exchange: Exchange
+  /** the request guard's signal (the engine's, also aborted by requestTimeout), if any */
+  private readonly guardSignal: AbortSignal | undefined
   private headerCache: Record<string, string> | null = null
 
   /** @internal the engines create requests; handlers receive them */
-  constructor(exchange: Exchange) {
+  constructor(exchange: Exchange, signal?: AbortSignal) {
     this.exchange = exchange
+    this.guardSignal = signal
     this.role = exchange.role
     this.id = exchange.id
     this.stdin = exchange.stdin
@@ -25,7 +28,7 @@ export class FcgiRequest {
   /** Aborted on FCGI_ABORT_REQUEST, connection loss or a forced close. A getter: engines may
    * create the AbortController only when a handler asks for it (it costs per request). */
   get signal(): AbortSignal {
-    return this.exchange.signal
+    return this.guardSignal ?? this.exchange.signal
   }
 
   /** CGI meta-variables (FastCGI params; synthesized from the request over HTTP). */

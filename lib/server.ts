@@ -16,7 +16,7 @@ async function serve(protocol: Protocol, options: ServeOptions): Promise<Server>
   const engine = selectEngine(options.engine, protocol, resolved.logger)
   const handler: Handler = options.handler ?? (options.fetch ? fetchHandler(options.fetch) : nodeHandler(options.listener!))
   const ops = operations(options, resolved.logger)
-  const dispatch = dispatchTo(handler, resolved.logger)
+  const dispatch = dispatchTo(handler, resolved.logger, resolved)
   const inner = await engine.serve(protocol, resolved, ops ? ops.wrap(dispatch) : dispatch)
   ops?.attach({ engine: engine.name, protocol, address: inner.address, stats: () => inner.stats() })
   let closing: Promise<void> | null = null

@@ -47,6 +47,12 @@ export interface Limits {
   idleTimeout?: number
   /** Milliseconds `close()` waits for in-flight requests before aborting them. Default 30 000. */
   closeTimeout?: number
+  /** Most requests in flight in this server, all connections together; one more is answered 503
+   * with `Retry-After: 1` without running the handler. Default 0: no limit. */
+  maxRequests?: number
+  /** Milliseconds a handler has to end its response; then `req.signal` aborts and the client gets
+   * 504 (or, once the head went out, a cut response). Default 0: no limit. */
+  requestTimeout?: number
   /** TCP peers allowed to connect (FCGI_WEB_SERVER_ADDRS). Default: that env var; empty = all. */
   allowedAddresses?: string[]
 }
