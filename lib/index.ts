@@ -20,3 +20,6 @@ export type {
   Server,
   ServerStats,
 } from './types.ts'
+export { fastcgi, type FastcgiApp, type FastcgiOptions } from './cgi/fastcgi.ts'
+export type { CgiScript, CgiScriptContext, CgiStdin } from './cgi/script.ts'
+export type { SocketPermissions } from './socket-permissions.ts'

@@ -4,6 +4,7 @@ import type { Protocol } from './engine.ts'
 import { selectEngine } from './engines/select.ts'
 import { fetchHandler } from './fetch.ts'
 import { resolveOptions } from './options.ts'
+import { applySocketPermissions } from './socket-permissions.ts'
 import type { Handler, ServeOptions, Server } from './types.ts'
 
 async function serve(protocol: Protocol, options: ServeOptions): Promise<Server> {
@@ -15,6 +16,14 @@ async function serve(protocol: Protocol, options: ServeOptions): Promise<Server>
   const engine = selectEngine(options.engine, protocol)
   const handler: Handler = options.handler ?? fetchHandler(options.fetch!)
   const inner = await engine.serve(protocol, resolved, dispatchTo(handler, resolved.logger))
+  // a socket the server bound itself (an inherited one is the unit's, e.g. systemd SocketMode=)
+  if (inner.address.type === 'unix' && resolved.listen.type === 'unix') {
+    const path = inner.address.path
+    await applySocketPermissions(path, options).catch(async (err: Error) => {
+      await inner.close(0)
+      throw new Error(`listen: ${path}: ${err.message}`, { cause: err })
+    })
+  }
   let closing: Promise<void> | null = null
   return {
     engine: engine.name,

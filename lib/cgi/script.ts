@@ -1,0 +1,95 @@
+// `fastcgi(script)`: the original Python library's decorator as a function. The script reads the
+// CGI environment and stdin and writes raw CGI output to stdout; this turns it into a Handler
+// (for serveFcgi, serveHttp and `fcgi serve`) and, when its file is the program node was started
+// with, serves it on ./fcgi.sock at once.
+import { Readable, Writable } from 'node:stream'
+import { finished } from 'node:stream/promises'
+import type { FcgiRequest } from '../request.ts'
+import type { FcgiResponse } from '../response.ts'
+import type { Handler } from '../types.ts'
+import { CgiResponder, localRedirectEnv, MAX_LOCAL_REDIRECTS, type CgiOutcome } from './output.ts'
+
+/** The request body: a Readable (pipe it anywhere) that can also be read whole. */
+export interface CgiStdin extends Readable {
+  bytes(): Promise<Buffer>
+  text(): Promise<string>
+  json(): Promise<unknown>
+}
+
+export interface CgiScriptContext {
+  /** The CGI environment: the request's params (FastCGI) or the synthesized meta-variables (HTTP). */
+  env: Record<string, string>
+  stdin: CgiStdin
+  /** Raw CGI output: header lines, a blank line, then the body (streamed as written). */
+  stdout: Writable
+  /** Goes to FCGI_STDERR (the front end's error log); over HTTP, to the server's log. */
+  stderr: Writable
+  /** Aborted when the client or the front end gives up on the request. */
+  signal: AbortSignal
+}
+
+export type CgiScript = (ctx: CgiScriptContext) => unknown
+
+/** A Handler that runs `script` once per request, following local redirects (RFC 3875 6.2.2)
+ * by running it again for the new path. */
+export function scriptHandler(script: CgiScript): Handler {
+  return async (req, res) => {
+    let env: Record<string, string> = { ...req.params }
+    let body: AsyncIterable<Buffer> = req.stdin
+    for (let hops = 0; ; hops++) {
+      const outcome = await runOnce(script, { env, body, req, res })
+      if (outcome.kind === 'response') return
+      if (hops === MAX_LOCAL_REDIRECTS) throw new Error(`more than ${MAX_LOCAL_REDIRECTS} local redirects (last: ${outcome.location})`)
+      env = localRedirectEnv(env, outcome.location)
+      body = emptyBody()
+    }
+  }
+}
+
+interface Run {
+  env: Record<string, string>
+  body: AsyncIterable<Buffer>
+  req: FcgiRequest
+  res: FcgiResponse
+}
+
+async function runOnce(script: CgiScript, { env, body, req, res }: Run): Promise<CgiOutcome> {
+  const responder = new CgiResponder(res)
+  const stdout = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      responder.write(chunk).then(() => callback(), callback)
+    },
+  })
+  let failure: unknown = null
+  stdout.on('error', (err) => (failure ??= err))
+  const stderr = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      res.stderr(chunk)
+      callback()
+    },
+  })
+  try {
+    await script({ env, stdin: stdinOf(body), stdout, stderr, signal: req.signal })
+  } catch (err) {
+    stdout.destroy()
+    throw err
+  }
+  if (!stdout.writableEnded) stdout.end()
+  await finished(stdout).catch((err: unknown) => (failure ??= err))
+  if (failure) throw failure
+  return responder.end()
+}
+
+function stdinOf(body: AsyncIterable<Buffer>): CgiStdin {
+  const stream = Readable.from(body, { objectMode: false }) as CgiStdin
+  stream.bytes = async () => {
+    const parts: Buffer[] = []
+    for await (const chunk of stream) parts.push(chunk as Buffer)
+    return Buffer.concat(parts)
+  }
+  stream.text = async () => (await stream.bytes()).toString('utf8')
+  stream.json = async () => JSON.parse(await stream.text())
+  return stream
+}
+
+async function* emptyBody(): AsyncGenerator<Buffer> {}
