@@ -157,3 +157,21 @@ export function localRedirectEnv(env: Record<string, string>, location: string):
 
 /** How many local redirects one request may follow (Apache's LimitInternalRecursion default). */
 export const MAX_LOCAL_REDIRECTS = 10
+
+/** Run a request, and again for each local redirect it answers with (up to the limit, then an
+ * error): the first run gets the request's body, the others none. */
+export async function followLocalRedirects(
+  env: Record<string, string>,
+  body: AsyncIterable<Buffer>,
+  run: (env: Record<string, string>, body: AsyncIterable<Buffer>) => Promise<CgiOutcome>,
+): Promise<void> {
+  for (let hops = 0; ; hops++) {
+    const outcome = await run(env, body)
+    if (outcome.kind === 'response') return
+    if (hops === MAX_LOCAL_REDIRECTS) throw new Error(`more than ${MAX_LOCAL_REDIRECTS} local redirects (last: ${outcome.location})`)
+    env = localRedirectEnv(env, outcome.location)
+    body = emptyBody()
+  }
+}
+
+async function* emptyBody(): AsyncGenerator<Buffer> {}

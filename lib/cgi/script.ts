@@ -7,7 +7,7 @@ import { finished } from 'node:stream/promises'
 import type { FcgiRequest } from '../request.ts'
 import type { FcgiResponse } from '../response.ts'
 import type { Handler } from '../types.ts'
-import { CgiResponder, localRedirectEnv, MAX_LOCAL_REDIRECTS, type CgiOutcome } from './output.ts'
+import { CgiResponder, followLocalRedirects, type CgiOutcome } from './output.ts'
 
 /** The request body: a Readable (pipe it anywhere) that can also be read whole. */
 export interface CgiStdin extends Readable {
@@ -33,17 +33,7 @@ export type CgiScript = (ctx: CgiScriptContext) => unknown
 /** A Handler that runs `script` once per request, following local redirects (RFC 3875 6.2.2)
  * by running it again for the new path. */
 export function scriptHandler(script: CgiScript): Handler {
-  return async (req, res) => {
-    let env: Record<string, string> = { ...req.params }
-    let body: AsyncIterable<Buffer> = req.stdin
-    for (let hops = 0; ; hops++) {
-      const outcome = await runOnce(script, { env, body, req, res })
-      if (outcome.kind === 'response') return
-      if (hops === MAX_LOCAL_REDIRECTS) throw new Error(`more than ${MAX_LOCAL_REDIRECTS} local redirects (last: ${outcome.location})`)
-      env = localRedirectEnv(env, outcome.location)
-      body = emptyBody()
-    }
-  }
+  return (req, res) => followLocalRedirects({ ...req.params }, req.stdin, (env, body) => runOnce(script, { env, body, req, res }))
 }
 
 interface Run {
@@ -91,5 +81,3 @@ function stdinOf(body: AsyncIterable<Buffer>): CgiStdin {
   stream.json = async () => JSON.parse(await stream.text())
   return stream
 }
-
-async function* emptyBody(): AsyncGenerator<Buffer> {}
