@@ -127,7 +127,7 @@ async function runProgram({ file, args, cwd, env, body, req, res, deadline }: Ru
     outcome = responder.end()
   } catch (err) {
     if (!(err instanceof CgiOutputError)) throw err
-    return fail(res, 502, `${name} ${exit.code === 0 ? 'exited' : how} and printed no valid CGI header: ${err.message}`)
+    return fail(res, 502, `${name} ${how} and printed no valid CGI header: ${err.message}`)
   }
   if (exit.code !== 0) {
     // a complete head and body came out: the program's status is a note for the log, not the client's problem
