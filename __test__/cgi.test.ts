@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { cgiHandler, FcgiClient, serveFcgi, serveHttp, type Server } from '../lib/index.ts'
 import { forEachEngine } from './helpers/engines.ts'
+import { waitFor } from './interop/harness.ts'
 import { tempSocketPath } from './helpers/server.ts'
 
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'cgi')
@@ -25,16 +26,6 @@ function alive(pid: number): boolean {
     return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))
   } catch {
     return false
-  }
-}
-
-async function waitFor<T>(what: string, probe: () => T | Promise<T>, ms = 5000): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const v = await probe()
-    if (v) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 25))
   }
 }
 

@@ -6,6 +6,7 @@ import net from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { FcgiClient, serveFcgi } from '../lib/index.ts'
+import { waitForLine } from './helpers/child.ts'
 import { forEachEngine } from './helpers/engines.ts'
 import { tempSocketPath } from './helpers/server.ts'
 
@@ -23,22 +24,6 @@ async function output(child: ChildProcess): Promise<{ code: number | null; stdou
   child.stderr?.on('data', (d: Buffer) => (stderr += d))
   const code = await new Promise<number | null>((r) => child.on('close', r))
   return { code, stdout, stderr }
-}
-
-async function waitForLine(child: ChildProcess, re: RegExp): Promise<string> {
-  let buf = ''
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${re}; got: ${buf}`)), 15000)
-    child.stderr!.on('data', (d: Buffer) => {
-      buf += d
-      const m = re.exec(buf)
-      if (m) {
-        clearTimeout(timer)
-        resolve(m[0])
-      }
-    })
-    child.once('exit', (code) => reject(new Error(`exited ${code}: ${buf}`)))
-  })
 }
 
 forEachEngine('cli', (engine) => {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { forEachEngine } from './helpers/engines.ts'
+import { waitFor } from './interop/harness.ts'
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'fcgi.js')
 
@@ -22,14 +23,6 @@ export default async (req, res) => {
 }
 `
 
-async function until(what: string, probe: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
-
 forEachEngine('fcgi dev', (engine) => {
   test('serves the module over FastCGI behind HTTP, restarts on edit, survives a broken edit', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fcgi-dev-test-'))
@@ -39,7 +32,7 @@ forEachEngine('fcgi dev', (engine) => {
     let log = ''
     child.stderr!.on('data', (d: Buffer) => (log += d))
     try {
-      await until('the URL', () => /http:\/\/127\.0\.0\.1:\d+\//.test(log))
+      await waitFor('the URL', () => /http:\/\/127\.0\.0\.1:\d+\//.test(log), 20_000)
       const url = /http:\/\/127\.0\.0\.1:\d+\//.exec(log)![0]
       assert.match(log, new RegExp(`over FastCGI \\(engine ${engine}\\)`))
 
@@ -48,19 +41,19 @@ forEachEngine('fcgi dev', (engine) => {
       assert.deepEqual(r.headers.getSetCookie(), ['a=1', 'b=2'])
       assert.equal(await r.text(), 'version 1: POST /x?y=1 via fcgi-dev from 127.0.0.1 body=hello')
       assert.equal((await fetch(`${url}missing`)).status, 404)
-      await until('the app\'s stderr on the console', () => log.includes('logged by the app'))
+      await waitFor('the app\'s stderr on the console', () => log.includes('logged by the app'), 20_000)
 
       writeFileSync(file, moduleText(2))
-      await until('version 2', async () => (await (await fetch(url)).text()).startsWith('version 2'))
+      await waitFor('version 2', async () => (await (await fetch(url)).text()).startsWith('version 2'), 20_000)
       assert.match(log, /app\.mjs changed: restarting/)
 
       writeFileSync(file, 'export default (req, res) => { res.end(') // a syntax error
-      await until('a 502 that says the app did not start', async () => {
+      await waitFor('a 502 that says the app did not start', async () => {
         const b = await fetch(url)
         return b.status === 502 && /the app exited .* before listening/.test(await b.text())
-      })
+      }, 20_000)
       writeFileSync(file, moduleText(3))
-      await until('version 3', async () => (await (await fetch(url)).text()).startsWith('version 3'))
+      await waitFor('version 3', async () => (await (await fetch(url)).text()).startsWith('version 3'), 20_000)
     } finally {
       child.kill('SIGINT')
       const code = await new Promise((r) => child.once('exit', r))

@@ -11,6 +11,7 @@ import { after, before, test } from 'node:test'
 import { FcgiClient, fastcgi, serveFcgi, serveHttp, type CgiScript, type Server } from '../lib/index.ts'
 import { scriptHandler } from '../lib/cgi/script.ts'
 import app from './fixtures/fastcgi-script.ts'
+import { waitForLine } from './helpers/child.ts'
 import { forEachEngine } from './helpers/engines.ts'
 import { tempSocketPath } from './helpers/server.ts'
 
@@ -205,22 +206,6 @@ test('fastcgi() called from a module that is not the entry point only returns { 
   assert.equal(app.server, null)
   assert.throws(() => fastcgi('not a function' as never), /script must be a function/)
 })
-
-async function waitForLine(child: ChildProcess, re: RegExp): Promise<string> {
-  let buf = ''
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${re}; got: ${buf}`)), 15000)
-    child.stderr!.on('data', (d: Buffer) => {
-      buf += d
-      const m = re.exec(buf)
-      if (m) {
-        clearTimeout(timer)
-        resolve(m[0])
-      }
-    })
-    child.once('exit', (code) => reject(new Error(`exited ${code}: ${buf}`)))
-  })
-}
 
 async function stop(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null) return child.exitCode

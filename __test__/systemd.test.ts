@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { FcgiClient, serveFcgi } from '../lib/index.ts'
 import { forEachEngine } from './helpers/engines.ts'
+import { waitFor } from './interop/harness.ts'
 import { tempSocketPath } from './helpers/server.ts'
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'fcgi.js')
@@ -36,14 +37,6 @@ function collect(child: ChildProcess): { text: () => string } {
   return { text: () => out }
 }
 
-async function waitFor(what: string, probe: () => boolean, ms = 15000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
-}
-
 forEachEngine('listen: systemd', (engine) => {
   test('fcgi serve --listen systemd serves the socket passed at fd 3 and unsets LISTEN_*', async () => {
     const sock = await listeningSocket()
@@ -53,7 +46,7 @@ forEachEngine('listen: systemd', (engine) => {
     sock.server.close()
     const log = collect(child)
     try {
-      await waitFor('the serving line', () => /over FastCGI on/.test(log.text()))
+      await waitFor('the serving line', () => /over FastCGI on/.test(log.text()), 15_000)
       assert.match(log.text(), new RegExp(`\\(engine ${engine}\\)`))
       const c = new FcgiClient(`${sock.path}.link`)
       const r = await c.request({ path: '/env' })
