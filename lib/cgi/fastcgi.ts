@@ -6,13 +6,12 @@ import { realpathSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { serveFcgi, serveHttp } from '../server.ts'
+import { serveApp, type AppOptions } from '../serve-app.ts'
 import { untilStopSignal } from '../stop-signals.ts'
-import type { Handler, ServeOptions, Server } from '../types.ts'
-import { describeAddress } from '../address.ts'
+import type { Handler, Server } from '../types.ts'
 import { scriptHandler, type CgiScript } from './script.ts'
 
-export type FastcgiOptions = Omit<ServeOptions, 'handler' | 'fetch'>
+export type FastcgiOptions = AppOptions
 
 export interface FastcgiApp {
   handler: Handler
@@ -76,18 +75,10 @@ async function serveDirectly(handler: Handler, options: FastcgiOptions, file: st
     allowPositionals: true,
   })
   const listen = (typeof values.listen === 'string' && values.listen) || process.env.FCGI_LISTEN || options.listen || './fcgi.sock'
-  const servers: Server[] = []
-  const fcgi = await serveFcgi({ ...options, handler, listen })
-  servers.push(fcgi)
-  process.stderr.write(`fcgi: serving ${file} over FastCGI on ${describeAddress(fcgi.address)} (engine ${fcgi.engine})\n`)
-  if (typeof values.http === 'string') {
-    const http = await serveHttp({ ...options, handler, listen: values.http })
-    servers.push(http)
-    process.stderr.write(`fcgi: serving ${file} over HTTP on ${describeAddress(http.address)} (engine ${http.engine})\n`)
-  }
+  const servers = await serveApp(file, { handler }, { ...options, listen }, typeof values.http === 'string' ? values.http : undefined)
   void untilStopSignal().then(async (sig) => {
     process.stderr.write(`fcgi: ${sig}: finishing in-flight requests\n`)
     await Promise.all(servers.map((s) => s.close()))
   })
-  return fcgi
+  return servers[0]
 }

@@ -2,10 +2,9 @@
 // The listening flags and the run-until-signal loop are shared with `fcgi cgi`.
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { describeAddress } from '../address.ts'
-import { serveFcgi, serveHttp } from '../server.ts'
+import { serveApp, type App } from '../serve-app.ts'
 import { untilStopSignal } from '../stop-signals.ts'
-import type { EngineChoice, FetchHandler, Handler, Server, ServeOptions } from '../types.ts'
+import type { EngineChoice, FetchHandler, Handler, Server } from '../types.ts'
 import { HELP_OPTION, parseCommandArgs, UsageError, type Command } from './command.ts'
 
 export const LISTEN_OPTIONS = {
@@ -25,7 +24,6 @@ export const LISTEN_USAGE = `  --listen, -l <addr>   where to serve FastCGI: a u
   --socket-owner <user> --socket-group <group>  owner and group of the unix socket`
 
 type ListenValues = { [K in keyof typeof LISTEN_OPTIONS]?: string }
-export type App = { handler: Handler } | { fetch: FetchHandler }
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -69,28 +67,19 @@ function socketMode(value: string | undefined): number | undefined {
 }
 
 /** FastCGI on --listen (default fcgi.sock), and HTTP when --http is given. */
-export async function startServers(label: string, app: App, values: ListenValues): Promise<Server[]> {
-  const common = {
-    engine: (values.engine ?? 'auto') as EngineChoice,
-    socketMode: socketMode(values['socket-mode']),
-    socketOwner: values['socket-owner'],
-    socketGroup: values['socket-group'],
-  }
-  const servers: Server[] = []
-  try {
-    const fcgi = await serveFcgi({ ...app, ...common, listen: values.listen ?? 'fcgi.sock' } as ServeOptions)
-    servers.push(fcgi)
-    process.stderr.write(`fcgi: serving ${label} over FastCGI on ${describeAddress(fcgi.address)} (engine ${fcgi.engine})\n`)
-    if (values.http) {
-      const http = await serveHttp({ ...app, engine: common.engine, listen: values.http } as ServeOptions)
-      servers.push(http)
-      process.stderr.write(`fcgi: serving ${label} over HTTP on ${describeAddress(http.address)} (engine ${http.engine})\n`)
-    }
-  } catch (err) {
-    await Promise.all(servers.map((s) => s.close()))
-    throw err
-  }
-  return servers
+export function startServers(label: string, app: App, values: ListenValues): Promise<Server[]> {
+  return serveApp(
+    label,
+    app,
+    {
+      listen: values.listen ?? 'fcgi.sock',
+      engine: (values.engine ?? 'auto') as EngineChoice,
+      socketMode: socketMode(values['socket-mode']),
+      socketOwner: values['socket-owner'],
+      socketGroup: values['socket-group'],
+    },
+    values.http,
+  )
 }
 
 /** The serve loop's signal handling, in one place: SIGTERM/SIGINT close every server
