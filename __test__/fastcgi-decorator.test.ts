@@ -44,6 +44,9 @@ const script: CgiScript = async ({ env, stdin, stdout, stderr }) => {
       return
     case '/nothing':
       return
+    case '/badline':
+      stdout.write('this is not a header\r\n\r\nbody')
+      return
     case '/loop':
       stdout.write('Location: /loop\r\n\r\n')
       return
@@ -114,12 +117,13 @@ forEachEngine('fastcgi(script) over FastCGI', (engine) => {
   })
 
   test('output with no header block is a 500, logged; so is no output at all', async () => {
-    for (const path of ['/noheader', '/nothing']) {
+    for (const path of ['/noheader', '/nothing', '/badline']) {
       const r = await client.request({ path })
       assert.equal(r.status, 500, path)
     }
     assert.ok(logs.some((l) => /header block/.test(l)), logs.join('\n'))
     assert.ok(logs.some((l) => /no output at all/.test(l)), logs.join('\n'))
+    assert.ok(logs.some((l) => /malformed header line "this is not a header"/.test(l)), logs.join('\n'))
   })
 
   test('endless local redirects stop at 10 with a 500', async () => {
