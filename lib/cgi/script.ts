@@ -33,7 +33,7 @@ export type CgiScript = (ctx: CgiScriptContext) => unknown
 /** A Handler that runs `script` once per request, following local redirects (RFC 3875 6.2.2)
  * by running it again for the new path. */
 export function scriptHandler(script: CgiScript): Handler {
-  return (req, res) => followLocalRedirects({ ...req.params }, req.stdin, (env, body) => runOnce(script, { env, body, req, res }))
+  return (req, res) => followLocalRedirects(req.params, req.stdin, (env, body) => runOnce(script, { env, body, req, res }))
 }
 
 interface Run {
@@ -52,14 +52,24 @@ async function runOnce(script: CgiScript, { env, body, req, res }: Run): Promise
   })
   let failure: unknown = null
   stdout.on('error', (err) => (failure ??= err))
-  const stderr = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      res.stderr(chunk)
-      callback()
+  // made on first use: most scripts never touch stderr or the signal, many not stdin
+  let stdin: CgiStdin | undefined
+  let stderr: Writable | undefined
+  const ctx: CgiScriptContext = {
+    env,
+    stdout,
+    get signal() {
+      return req.signal // a getter: engines make the AbortController only when asked
     },
-  })
+    get stdin() {
+      return (stdin ??= stdinOf(body))
+    },
+    get stderr() {
+      return (stderr ??= stderrOf(res))
+    },
+  }
   try {
-    await script({ env, stdin: stdinOf(body), stdout, stderr, signal: req.signal })
+    await script(ctx)
   } catch (err) {
     stdout.destroy()
     throw err
@@ -68,6 +78,15 @@ async function runOnce(script: CgiScript, { env, body, req, res }: Run): Promise
   await finished(stdout).catch((err: unknown) => (failure ??= err))
   if (failure) throw failure
   return responder.end()
+}
+
+function stderrOf(res: FcgiResponse): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      res.stderr(chunk)
+      callback()
+    },
+  })
 }
 
 function stdinOf(body: AsyncIterable<Buffer>): CgiStdin {
