@@ -4,8 +4,8 @@
 import { accessSync, constants } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { CGI_DEFAULTS, cgiHandler } from '../cgi/program.ts'
-import { HELP_OPTION, numberOption, parseCommandArgs, UsageError, type Command } from './command.ts'
-import { help, LISTEN_OPTIONS, LISTEN_USAGE, runUntilStopped, startServers } from './serve.ts'
+import { help, HELP_OPTION, numberOption, parseCommandArgs, UsageError, type Command } from './command.ts'
+import { LISTEN_OPTIONS, LISTEN_USAGE, runUntilStopped, startServers } from './serve.ts'
 
 const OPTIONS = {
   ...LISTEN_OPTIONS,

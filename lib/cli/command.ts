@@ -9,6 +9,12 @@ export interface Command {
   run(args: string[]): Promise<number>
 }
 
+/** `fcgi <command> --help`: the command's usage on stdout, exit code 0. */
+export function help(command: Command): number {
+  process.stdout.write(`${command.usage}\n`)
+  return 0
+}
+
 /** A mistake on the command line: printed with a pointer to `--help`, exit code 2. */
 export class UsageError extends Error {}
 

@@ -8,8 +8,7 @@ import { describeAddress } from '../address.ts'
 import { AppProcess } from '../dev/app-process.ts'
 import { createFrontEnd } from '../dev/front-end.ts'
 import { untilStopSignal } from '../stop-signals.ts'
-import { HELP_OPTION, numberOption, parseCommandArgs, UsageError, type Command } from './command.ts'
-import { help } from './serve.ts'
+import { help, HELP_OPTION, numberOption, parseCommandArgs, UsageError, type Command } from './command.ts'
 
 /** Changes closer together than this are one restart (an editor's save is several events). */
 const DEBOUNCE_MS = 150

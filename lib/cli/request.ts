@@ -2,8 +2,7 @@
 import { readFileSync } from 'node:fs'
 import { STATUS_CODES } from 'node:http'
 import { FcgiClient } from '../client.ts'
-import { HELP_OPTION, parseCommandArgs, UsageError, type Command } from './command.ts'
-import { help } from './serve.ts'
+import { help, HELP_OPTION, parseCommandArgs, UsageError, type Command } from './command.ts'
 
 export const requestCommand: Command = {
   name: 'request',

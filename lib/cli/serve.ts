@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url'
 import { serveApp, type App } from '../serve-app.ts'
 import { untilStopSignal } from '../stop-signals.ts'
 import type { EngineChoice, FetchHandler, Handler, Server } from '../types.ts'
-import { HELP_OPTION, parseCommandArgs, UsageError, type Command } from './command.ts'
+import { help, HELP_OPTION, parseCommandArgs, UsageError, type Command } from './command.ts'
 
 export const LISTEN_OPTIONS = {
   listen: { type: 'string', short: 'l' },
@@ -39,11 +39,6 @@ ${LISTEN_USAGE}`,
     const servers = await startServers(positionals[0], await loadApp(positionals[0]), values)
     return runUntilStopped(servers)
   },
-}
-
-export function help(command: Command): number {
-  process.stdout.write(`${command.usage}\n`)
-  return 0
 }
 
 async function loadApp(module: string): Promise<App> {
