@@ -52,7 +52,7 @@ function callerFile(): string | null {
 
 /** The rule: the calling file is the entry point when it is `process.argv[1]` (after resolving
  * symlinks), or is that path plus a .js/.mjs/.cjs/.ts/.mts/.cts extension (`node server`). */
-export function isEntryPoint(file: string): boolean {
+function isEntryPoint(file: string): boolean {
   const main = process.argv[1]
   if (!main) return false
   const real = (p: string) => {
