@@ -2,10 +2,12 @@
 // and spawn-fcgi pass it) and `request`.
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { FcgiClient, serveFcgi } from 'fcgi'
+import { waitForLine } from './helpers/child.ts'
 import { forEachEngine } from './helpers/engines.ts'
 import { tempSocketPath } from './helpers/server.ts'
 
@@ -23,22 +25,6 @@ async function output(child: ChildProcess): Promise<{ code: number | null; stdou
   child.stderr?.on('data', (d: Buffer) => (stderr += d))
   const code = await new Promise<number | null>((r) => child.on('close', r))
   return { code, stdout, stderr }
-}
-
-async function waitForLine(child: ChildProcess, re: RegExp): Promise<string> {
-  let buf = ''
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${re}; got: ${buf}`)), 15000)
-    child.stderr!.on('data', (d: Buffer) => {
-      buf += d
-      const m = re.exec(buf)
-      if (m) {
-        clearTimeout(timer)
-        resolve(m[0])
-      }
-    })
-    child.once('exit', (code) => reject(new Error(`exited ${code}: ${buf}`)))
-  })
 }
 
 forEachEngine('cli', (engine) => {
@@ -104,4 +90,50 @@ test('fcgi with no command prints usage and fails', async () => {
   const out = await output(run([]))
   assert.equal(out.code, 2)
   assert.match(out.stderr, /usage:/)
+})
+
+test('fcgi --help lists every command; fcgi --version prints package.json version', async () => {
+  const help = await output(run(['--help']))
+  assert.equal(help.code, 0)
+  for (const name of ['serve', 'request', 'cgi', 'dev']) assert.match(help.stdout, new RegExp(`^  ${name} `, 'm'))
+  const version = await output(run(['--version']))
+  assert.equal(version.code, 0)
+  const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string }
+  assert.equal(version.stdout, `${pkg.version}\n`)
+})
+
+test('fcgi <command> --help prints that command\'s usage and flags', async () => {
+  const flags: Record<string, string[]> = {
+    serve: ['--listen', '--engine', '--http', '--socket-mode'],
+    request: ['-X', '-d', '-H'],
+    cgi: ['--timeout', '--max-processes', '--listen'],
+    dev: ['--port', '--host', '--engine'],
+  }
+  for (const [name, expected] of Object.entries(flags)) {
+    const out = await output(run([name, '--help']))
+    assert.equal(out.code, 0, name)
+    assert.match(out.stdout, new RegExp(`^usage: fcgi ${name} `))
+    for (const flag of expected) assert.ok(out.stdout.includes(flag), `${name} --help mentions ${flag}`)
+  }
+})
+
+test('an unknown flag, a missing argument or an unknown command exits 2 with the reason', async () => {
+  const bad = await output(run(['serve', HELLO, '--bogus']))
+  assert.equal(bad.code, 2)
+  assert.match(bad.stderr, /fcgi serve: Unknown option '--bogus'[^]*see fcgi serve --help/)
+  const missing = await output(run(['request', '/tmp/x.sock']))
+  assert.equal(missing.code, 2)
+  assert.match(missing.stderr, /request takes <address> <path>/)
+  const unknown = await output(run(['frobnicate']))
+  assert.equal(unknown.code, 2)
+  assert.match(unknown.stderr, /unknown command "frobnicate"/)
+  const mode = await output(run(['serve', HELLO, '--socket-mode', 'rw']))
+  assert.equal(mode.code, 2)
+  assert.match(mode.stderr, /--socket-mode must be an octal mode/)
+})
+
+test('fcgi cgi: what follows the program is its arguments, --help included', async () => {
+  const out = await output(run(['cgi', '--timeout', 'x', '/bin/echo', '--help']))
+  assert.equal(out.code, 2)
+  assert.match(out.stderr, /--timeout must be a number/) // parsed as a cgi option, not --help's usage
 })

@@ -3,6 +3,7 @@
 // the CLI's `fcgi request` exposes it.
 import net from 'node:net'
 import { BodyStream } from './body.ts'
+import { findHeadEnd, splitHeaderLines } from './cgi/output.ts'
 import {
   ProtocolError,
   RecordParser,
@@ -329,23 +330,13 @@ class ClientConnection {
   }
 }
 
-function findHeadEnd(buf: Buffer): { head: number; body: number } | null {
-  const crlf = buf.indexOf('\r\n\r\n')
-  const lf = buf.indexOf('\n\n')
-  if (crlf >= 0 && (lf < 0 || crlf <= lf)) return { head: crlf, body: crlf + 4 }
-  if (lf >= 0) return { head: lf, body: lf + 2 }
-  return null
-}
-
+/** Lenient on purpose (a test tool shows what a server sent): lines that are not headers are
+ * skipped, no Status means 200. */
 function parseHead(text: string): NonNullable<Pending['head']> {
-  let status = 200 // CGI: no Status header means 200
+  let status = 200
   const headers: Record<string, string> = {}
   const rawHeaders: [string, string][] = []
-  for (const line of text.split(/\r?\n/)) {
-    const colon = line.indexOf(':')
-    if (colon <= 0) continue
-    const name = line.slice(0, colon).trim()
-    const value = line.slice(colon + 1).trim()
+  for (const [name, value] of splitHeaderLines(text).fields) {
     if (name.toLowerCase() === 'status') {
       status = Number.parseInt(value, 10) || 200
       continue

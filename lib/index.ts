@@ -28,3 +28,7 @@ export type {
   SlowlogOptions,
   StatusOptions,
 } from './types.ts'
+export { fastcgi, type FastcgiApp, type FastcgiOptions } from './cgi/fastcgi.ts'
+export type { CgiScript, CgiScriptContext, CgiStdin } from './cgi/script.ts'
+export type { SocketPermissions } from './socket-permissions.ts'
+export { cgiHandler, type CgiProgramOptions } from './cgi/program.ts'

@@ -1,5 +1,7 @@
 // Option defaults (DESIGN.md "FastCGI 1.0, completely") and `listen` parsing.
 import type { ListenTarget, ResolvedOptions } from './engine.ts'
+import { validateSocketPermissions } from './socket-permissions.ts'
+import { systemdListenFd } from './systemd.ts'
 import type { ListenOption, Logger, ServeOptions } from './types.ts'
 
 export const DEFAULTS = {
@@ -30,8 +32,11 @@ export function resolveOptions(options: ServeOptions): ResolvedOptions {
     return v
   }
   const allowed = options.allowedAddresses ?? envAllowList()
+  const logger = options.logger ?? defaultLogger
+  validateSocketPermissions(options)
+  const listen = options.listen ?? DEFAULTS.listen
   return {
-    listen: parseListen(options.listen ?? DEFAULTS.listen),
+    listen: listen === 'systemd' ? { type: 'fd', fd: systemdListenFd((m) => logger('warn', m)) } : parseListen(listen),
     maxConns: num('maxConns', 1),
     maxReqs: num('maxReqs', 1),
     maxParamsBytes: num('maxParamsBytes', 0),
@@ -44,7 +49,7 @@ export function resolveOptions(options: ServeOptions): ResolvedOptions {
     maxRequests: num('maxRequests', 0),
     requestTimeout: num('requestTimeout', 0),
     allowedAddresses: allowed.map(normalizeAddress),
-    logger: options.logger ?? defaultLogger,
+    logger,
   }
 }
 
@@ -64,6 +69,8 @@ export function parseListen(listen: ListenOption): ListenTarget {
     return { type: 'fd', fd: listen.fd }
   }
   if (typeof listen !== 'string' || listen === '') throw new TypeError(`invalid listen option ${JSON.stringify(listen)}`)
+  const fd = /^fd:(\d+)$/.exec(listen)
+  if (fd) return { type: 'fd', fd: Number(fd[1]) }
   if (listen.startsWith('unix:')) return { type: 'unix', path: listen.slice(5) }
   if (/^\d+$/.test(listen)) return tcp('127.0.0.1', Number(listen))
   const v6 = /^\[([0-9a-fA-F:.]+)\]:(\d+)$/.exec(listen)

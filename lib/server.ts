@@ -6,6 +6,7 @@ import { fetchHandler } from './fetch.ts'
 import { nodeHandler } from './node/handler.ts'
 import { operations } from './ops/observe.ts'
 import { resolveOptions } from './options.ts'
+import { applySocketPermissions } from './socket-permissions.ts'
 import type { Handler, ServeOptions, Server } from './types.ts'
 
 async function serve(protocol: Protocol, options: ServeOptions): Promise<Server> {
@@ -19,6 +20,14 @@ async function serve(protocol: Protocol, options: ServeOptions): Promise<Server>
   const dispatch = dispatchTo(handler, resolved.logger, resolved)
   const inner = await engine.serve(protocol, resolved, ops ? ops.wrap(dispatch) : dispatch)
   ops?.attach({ engine: engine.name, protocol, address: inner.address, stats: () => inner.stats() })
+  // a socket the server bound itself (an inherited one is the unit's, e.g. systemd SocketMode=)
+  if (inner.address.type === 'unix' && resolved.listen.type === 'unix') {
+    const path = inner.address.path
+    await applySocketPermissions(path, options).catch(async (err: Error) => {
+      await inner.close(0)
+      throw new Error(`listen: ${path}: ${err.message}`, { cause: err })
+    })
+  }
   let closing: Promise<void> | null = null
   return {
     engine: engine.name,

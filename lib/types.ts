@@ -2,13 +2,15 @@
 import type { FcgiRequest } from './request.ts'
 import type { FcgiResponse } from './response.ts'
 import type { NodeListener } from './node/handler.ts'
+import type { SocketPermissions } from './socket-permissions.ts'
 
 export type Role = 'responder' | 'authorizer' | 'filter'
 export type EngineName = 'native' | 'js'
 export type EngineChoice = EngineName | 'auto'
 
 /** A unix socket path (`'fcgi.sock'`, `'unix:/run/app.sock'`), a TCP port on 127.0.0.1,
- * `'host:port'` / `'[::1]:port'`, or an inherited listening socket `{ fd: 0 }`. */
+ * `'host:port'` / `'[::1]:port'`, an inherited listening socket `{ fd: 0 }` / `'fd:0'`, or
+ * `'systemd'` (socket activation: LISTEN_FDS / LISTEN_PID, fd 3). */
 export type ListenOption = string | number | { fd: number }
 
 export type Address =
@@ -103,7 +105,7 @@ export interface SlowlogOptions {
   thresholdMs: number
 }
 
-export interface ServeCommon extends Limits {
+export interface ServeCommon extends Limits, SocketPermissions {
   /** Where to listen. Default `'fcgi.sock'`. */
   listen?: ListenOption
   /** Which engine runs the server. `'auto'` (default) prefers native; env FCGI_ENGINE overrides auto. */
