@@ -11,9 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fcgi_proto::record::MAX_CONTENT_LEN;
-use fcgi_proto::{
-    encoder, Event, ProtocolError, RecordType, Refusal, Role, ServerConfig, ServerConnection, Step,
-};
+use fcgi_proto::response_head::INLINE_BODY_LIMIT;
+use fcgi_proto::{encoder, Event, RecordType, Role, ServerConfig, ServerConnection, Step};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -42,8 +41,6 @@ pub(crate) const READ_BUDGET: usize = 1 << 20;
 /// Body bytes that arrived before their request's params ended, held here.
 const EARLY_BUDGET: usize = 8 << 20;
 pub(crate) const READ_CHUNK: usize = 128 << 10;
-/// Small bodies share the head's record (as the js engine does).
-const MERGE_BELOW: usize = 16384;
 
 struct ReqInfo {
     id: u16,
@@ -52,7 +49,6 @@ struct ReqInfo {
     /// 0 until the params are complete and JavaScript knows the request.
     handle: u32,
     head_sent: bool,
-    stdin_bytes: u64,
     /// Body events that came before the params ended.
     early: Vec<(u32, Vec<u8>)>,
     paused: bool,
@@ -107,6 +103,7 @@ impl Conn {
             max_conns: o.max_conns,
             max_params_bytes: o.max_params_bytes,
             max_params: o.max_params,
+            max_body_bytes: o.max_body_bytes,
             overloaded,
         };
         Self {
@@ -148,7 +145,7 @@ impl Conn {
             return true; // aborted or cut: the response goes nowhere
         };
         match (head, body) {
-            (Some(h), Some(Body::Copy(b))) if b.len() < MERGE_BELOW => {
+            (Some(h), Some(Body::Copy(b))) if b.len() < INLINE_BODY_LIMIT => {
                 st.reqs[i].head_sent = true;
                 st.scratch.clear();
                 st.scratch.extend_from_slice(h);
@@ -339,41 +336,27 @@ impl Conn {
         }
     }
 
-    /// The engine answers for itself (413): abort the handler if one runs, send the error.
-    fn reject_body(&self, st: &mut ConnState, i: usize) {
-        let id = st.reqs[i].id;
-        self.shared.log(
-            Level::Warn,
-            &format!("request {id}: body larger than maxBodyBytes, answered 413"),
-        );
+    /// The body passed maxBodyBytes: abort the handler if one runs; fcgi-proto answers 413
+    /// or cuts the response.
+    fn reject_body(&self, st: &mut ConnState, id: u16) {
+        let Some(i) = st.find(id) else { return };
+        self.shared
+            .log(Level::Warn, &fcgi_proto::body_too_large_message(id));
         Stats::inc(&self.shared.stats.errors);
         self.signal_abort(&st.reqs[i], AbortReason::BodyTooLarge);
-        if st.reqs[i].head_sent {
-            return self.finish(st, id, 1);
+        let info = st.reqs.swap_remove(i);
+        let keep_conn = st
+            .proto
+            .refuse_body(id, info.head_sent, st.out.buf())
+            .map_or(info.keep_conn, |s| s.keep_conn);
+        self.forget(st, &info);
+        if !keep_conn {
+            st.close_when_idle = true;
         }
-        encoder::stdout(st.out.buf(), id, &self.shared.opts.body_too_large);
-        st.reqs[i].head_sent = true;
-        self.finish(st, id, 0);
     }
 
     fn body_event(self: &Arc<Self>, st: &mut ConnState, id: u16, kind: u32, chunk: &[u8]) {
         let Some(i) = st.find(id) else { return };
-        // streams a role does not have are empty from the start: their records are dropped
-        // (an Authorizer has no stdin, only a Filter has data), as by the js engine
-        let role = st.reqs[i].role;
-        let has_stream = match kind {
-            EV_STDIN | EV_STDIN_END => role != Role::Authorizer,
-            _ => role == Role::Filter,
-        };
-        if !has_stream {
-            return;
-        }
-        if kind == EV_STDIN {
-            st.reqs[i].stdin_bytes += chunk.len() as u64;
-            if st.reqs[i].stdin_bytes > self.shared.opts.max_body_bytes {
-                return self.reject_body(st, i);
-            }
-        }
         let handle = st.reqs[i].handle;
         if handle == 0 {
             st.early_bytes += chunk.len();
@@ -395,8 +378,8 @@ impl Conn {
         }
     }
 
-    /// One event from the state machine. `record`: the record's bytes.
-    fn on_event(self: &Arc<Self>, st: &mut ConnState, event: Event<'_>, record: &[u8]) {
+    /// One event from the state machine.
+    fn on_event(self: &Arc<Self>, st: &mut ConnState, event: Event<'_>) {
         let sh = &self.shared;
         match event {
             Event::BeginRequest {
@@ -409,7 +392,6 @@ impl Conn {
                 keep_conn,
                 handle: 0,
                 head_sent: false,
-                stdin_bytes: 0,
                 early: Vec::new(),
                 paused: false,
                 wants_drain: false,
@@ -459,6 +441,7 @@ impl Conn {
             Event::StdinEnd { id } => self.body_event(st, id, EV_STDIN_END, &[]),
             Event::Data { id, chunk } => self.body_event(st, id, EV_DATA, chunk),
             Event::DataEnd { id } => self.body_event(st, id, EV_DATA_END, &[]),
+            Event::BodyTooLarge { id } => self.reject_body(st, id),
             Event::Abort { id } => {
                 let Some(i) = st.find(id) else { return };
                 if st.reqs[i].handle != 0 {
@@ -473,16 +456,11 @@ impl Conn {
                 keep_conn,
             } => {
                 Stats::inc(&sh.stats.errors);
-                if reason == Refusal::ParamsTooLarge {
-                    // the empty PARAMS record ends the stream: then it was the pair count
-                    let count = record.len() >= 6 && record[4] == 0 && record[5] == 0;
-                    let why = if count {
-                        "more params than maxParams"
-                    } else {
-                        "params larger than maxParamsBytes"
-                    };
-                    // fcgi-proto wrote the 431 (the js engine's bytes) and END_REQUEST already
-                    sh.log(Level::Warn, &format!("request {id}: {why}, answered 431"));
+                // fcgi-proto wrote the answer (431: the js engine's bytes) and END_REQUEST
+                if let Some(line) = reason.log_message(id) {
+                    sh.log(Level::Warn, &line);
+                }
+                if reason.after_begin() {
                     if let Some(i) = st.find(id) {
                         let info = st.reqs.swap_remove(i);
                         self.forget(st, &info);
@@ -506,16 +484,15 @@ impl Conn {
             match step {
                 Ok(Step::Incomplete { .. }) => return Ok(pos),
                 Ok(Step::Record { consumed, event }) => {
-                    let record = &buf[pos..pos + consumed];
                     pos += consumed;
                     if let Some(event) = event {
-                        self.on_event(st, event, record);
+                        self.on_event(st, event);
                     }
                 }
                 Err(e) => {
                     self.shared.log(
                         Level::Warn,
-                        &format!("protocol error, closing the connection: {}", js_message(&e)),
+                        &format!("protocol error, closing the connection: {}", e.log_message()),
                     );
                     Stats::inc(&self.shared.stats.errors);
                     self.abort_all(st, AbortReason::ConnectionClosed);
@@ -551,32 +528,6 @@ pub fn spawn(conn: Arc<Conn>, stream: Stream) {
         drop(st);
         conn.shared.conn_closed(conn.id);
     });
-}
-
-/// The js engine's wording for each fatal error (logs are part of the observable behaviour).
-fn js_message(e: &ProtocolError) -> String {
-    match e {
-        ProtocolError::UnsupportedVersion { version } => {
-            format!("unsupported FastCGI version {version}")
-        }
-        ProtocolError::BodyTooShort { .. } => "malformed FCGI_BEGIN_REQUEST".into(),
-        ProtocolError::NullRequestId {
-            record_type: RecordType::BeginRequest,
-        } => "malformed FCGI_BEGIN_REQUEST".into(),
-        ProtocolError::NullRequestId { record_type } => {
-            format!("record type {} with request id 0", record_type.as_u8())
-        }
-        ProtocolError::ManagementRecordWithId { .. } => "FCGI_GET_VALUES with a request id".into(),
-        ProtocolError::DuplicateRequestId { request_id } => {
-            format!("FCGI_BEGIN_REQUEST for active request {request_id}")
-        }
-        ProtocolError::UnexpectedRecordType { record_type, .. } => format!(
-            "record type {} is only sent by applications",
-            record_type.as_u8()
-        ),
-        ProtocolError::MalformedParams { .. } => "name-value pair runs past the params".into(),
-        other => other.to_string(),
-    }
 }
 
 async fn run(conn: Arc<Conn>, stream: Stream) {

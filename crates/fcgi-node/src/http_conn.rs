@@ -164,11 +164,8 @@ impl HttpConn {
             // node:http's framing: a whole response in one call (`res.end(data)`) gets
             // Content-Length; one that streams is chunked (HTTP/1.1); a Content-Length the
             // handler set wins. HEAD: the API dropped the body, so its length is unknown here.
-            let length = match (&body, end && !cur.ctx.head_request) {
-                (Some(b), true) => BodyLength::Known(b.len() as u64),
-                (None, true) => BodyLength::Known(0),
-                (_, false) => BodyLength::Unknown,
-            };
+            let length =
+                BodyLength::of_first_part(body.as_ref().map(Body::len), end, cur.ctx.head_request);
             let (status, headers) = split_head(head.unwrap_or(b"200\r\n"));
             let date = *st.date.get(SystemTime::now());
             let mut ctx = cur.ctx;
@@ -410,10 +407,8 @@ impl HttpConn {
                     Ok(Status::Complete { consumed }) => consumed,
                 };
                 let req = r.parser.request(input);
+                // a Content-Length over maxBodyBytes was refused by the parser (413)
                 let kind = req.body();
-                if matches!(kind, BodyKind::Length(n) if n > sh.opts.max_body_bytes) {
-                    return self.refuse(st, 413, "HTTP request refused with 413");
-                }
                 r.params.clear();
                 cgi_params(&req, &r.info, &mut r.params);
                 let mut ctx = req.response_context();

@@ -72,9 +72,6 @@ pub struct NativeOptions {
     pub params_timeout: f64,
     pub idle_timeout: f64,
     pub allowed_addresses: Vec<String>,
-    /// The complete CGI answer (head and body) for 413, encoded by the API layer (the 431
-    /// comes from fcgi-proto, which writes the same bytes).
-    pub body_too_large: Buffer,
 }
 
 #[napi(object)]
@@ -160,7 +157,6 @@ impl NativeServer {
             params_timeout: millis(options.params_timeout),
             idle_timeout: millis(options.idle_timeout),
             allowed: options.allowed_addresses,
-            body_too_large: options.body_too_large.to_vec(),
             panic_param: std::env::var("FCGI_NATIVE_PANIC_PARAM")
                 .ok()
                 .filter(|name| !name.is_empty())

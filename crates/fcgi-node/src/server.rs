@@ -37,8 +37,6 @@ pub struct Opts {
     pub params_timeout: Duration,
     pub idle_timeout: Duration,
     pub allowed: Vec<String>,
-    /// The 413 answer the engine gives itself, encoded by the API layer (same bytes as js).
-    pub body_too_large: Vec<u8>,
     /// Fault injection for the tests only: a request whose params contain this name makes its
     /// connection task panic (env FCGI_NATIVE_PANIC_PARAM, read when a server starts). It proves
     /// that a bug in a connection task costs that connection, never the Node process.

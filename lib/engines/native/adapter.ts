@@ -4,7 +4,7 @@
 import { BodyStream } from '../../body.ts'
 import type { Engine, EngineServer, Exchange, ExchangeHandler, Protocol, ResolvedOptions, ResponseHead, ResponseSink } from '../../engine.ts'
 import { decodePairs } from '../../fastcgi/codec.ts'
-import { cgiErrorResponse, statusLine } from '../../fastcgi/head.ts'
+import { statusLine } from '../../fastcgi/head.ts'
 import type { Address, Logger, Role, ServerStats } from '../../types.ts'
 
 /** The surface of crates/fcgi-node (see binding/index.d.cts). */
@@ -28,7 +28,6 @@ interface NativeOptions {
   paramsTimeout: number
   idleTimeout: number
   allowedAddresses: string[]
-  bodyTooLarge: Buffer
 }
 
 export interface NativeServerHandle {
@@ -344,7 +343,6 @@ function nativeOptions(protocol: Protocol, options: ResolvedOptions): NativeOpti
     paramsTimeout: options.paramsTimeout,
     idleTimeout: options.idleTimeout,
     allowedAddresses: options.allowedAddresses,
-    bodyTooLarge: cgiErrorResponse(413),
   }
 }
 

@@ -13,6 +13,9 @@ pub struct ServerConfig {
     pub max_params_bytes: usize,
     /// Most name-value pairs in one request's params. Default 1000.
     pub max_params: usize,
+    /// Most STDIN bytes of one request; past it the request gets
+    /// [`Event::BodyTooLarge`](super::Event::BodyTooLarge). Default: unlimited.
+    pub max_body_bytes: u64,
     /// Set for a connection accepted past `max_conns` (or while draining):
     /// every BEGIN_REQUEST is answered OVERLOADED.
     pub overloaded: bool,
@@ -25,6 +28,7 @@ impl Default for ServerConfig {
             max_conns: 10_000,
             max_params_bytes: 1 << 20,
             max_params: 1000,
+            max_body_bytes: u64::MAX,
             overloaded: false,
         }
     }

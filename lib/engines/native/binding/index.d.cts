@@ -83,11 +83,6 @@ export interface NativeOptions {
   paramsTimeout: number
   idleTimeout: number
   allowedAddresses: Array<string>
-  /**
-   * The complete CGI answer (head and body) for 413, encoded by the API layer (the 431
-   * comes from fcgi-proto, which writes the same bytes).
-   */
-  bodyTooLarge: Buffer
 }
 
 export interface NativeStats {
