@@ -233,7 +233,7 @@ forEachEngine('serveHttp', (engine) => {
     assert.deepEqual(aborted, [true])
     assert.equal((await fetch(`http://127.0.0.1:${t.port}/fine`)).status, 200)
   })
-}, { protocol: 'http' })
+})
 
 forEachEngine('serveHttp streaming', (engine) => {
   const SIZE = 100 * 1024 * 1024
@@ -287,4 +287,4 @@ forEachEngine('serveHttp streaming', (engine) => {
       await t.close()
     }
   })
-}, { protocol: 'http' })
+})

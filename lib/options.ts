@@ -1,4 +1,4 @@
-// Option defaults (DESIGN.md "FastCGI 1.0, completely") and `listen` parsing.
+// Option defaults (README "API") and `listen` parsing.
 import type { ListenTarget, ResolvedOptions } from './engine.ts'
 import type { ListenOption, Logger, ServeOptions } from './types.ts'
 

@@ -12,7 +12,7 @@ async function serve(protocol: Protocol, options: ServeOptions): Promise<Server>
   const hasFetch = typeof options.fetch === 'function'
   if (hasHandler === hasFetch) throw new TypeError('pass exactly one of `handler` or `fetch`')
   const resolved = resolveOptions(options)
-  const engine = selectEngine(options.engine, protocol)
+  const engine = selectEngine(options.engine)
   const handler: Handler = options.handler ?? fetchHandler(options.fetch!)
   const inner = await engine.serve(protocol, resolved, dispatchTo(handler, resolved.logger))
   let closing: Promise<void> | null = null

@@ -1,11 +1,11 @@
 // Which engine runs: 'native' must load or fail loudly; 'auto' prefers native and falls back to js.
 // FCGI_ENGINE in the environment overrides 'auto' (not an explicit choice).
-import type { Engine, Protocol } from '../engine.ts'
+import type { Engine } from '../engine.ts'
 import type { EngineChoice } from '../types.ts'
 import { jsEngine } from './js/index.ts'
 import { loadNativeEngine } from './native/index.ts'
 
-export function selectEngine(choice: EngineChoice = 'auto', protocol: Protocol = 'fcgi'): Engine {
+export function selectEngine(choice: EngineChoice = 'auto'): Engine {
   let wanted = choice
   if (wanted === 'auto') {
     const env = process.env.FCGI_ENGINE
@@ -16,9 +16,8 @@ export function selectEngine(choice: EngineChoice = 'auto', protocol: Protocol =
   const native = loadNativeEngine()
   if (wanted === 'native') {
     if (native instanceof Error) throw new Error(`engine 'native' is not available: ${native.message}`)
-    if (!native.protocols.includes(protocol)) throw new Error(`engine 'native' does not serve ${protocol === 'http' ? 'HTTP' : 'FastCGI'} yet`)
     return native
   }
   if (wanted !== 'auto') throw new Error(`engine must be 'auto', 'native' or 'js', got ${JSON.stringify(choice)}`)
-  return native instanceof Error || !native.protocols.includes(protocol) ? jsEngine : native
+  return native instanceof Error ? jsEngine : native
 }

@@ -752,9 +752,21 @@ mod tests {
 
     #[test]
     fn the_first_part_decides_the_length_as_node_http() {
-        assert_eq!(BodyLength::of_first_part(Some(5), true, false), BodyLength::Known(5));
-        assert_eq!(BodyLength::of_first_part(None, true, false), BodyLength::Known(0));
-        assert_eq!(BodyLength::of_first_part(Some(5), false, false), BodyLength::Unknown);
-        assert_eq!(BodyLength::of_first_part(Some(5), true, true), BodyLength::Unknown);
+        assert_eq!(
+            BodyLength::of_first_part(Some(5), true, false),
+            BodyLength::Known(5)
+        );
+        assert_eq!(
+            BodyLength::of_first_part(None, true, false),
+            BodyLength::Known(0)
+        );
+        assert_eq!(
+            BodyLength::of_first_part(Some(5), false, false),
+            BodyLength::Unknown
+        );
+        assert_eq!(
+            BodyLength::of_first_part(Some(5), true, true),
+            BodyLength::Unknown
+        );
     }
 }

@@ -16,8 +16,8 @@ mod event;
 mod replies;
 
 pub use config::ServerConfig;
-pub use event::{Event, Refusal, RequestState};
 pub use event::body_too_large_message;
+pub use event::{Event, Refusal, RequestState};
 pub use replies::{
     BODY_TOO_LARGE_RESPONSE, OVERLOADED_AUTHORIZER_RESPONSE, PARAMS_TOO_LARGE_RESPONSE,
 };
@@ -264,7 +264,11 @@ impl ServerConnection {
             // "params bytes > maxParamsBytes: ... STDOUT Status: 431", checked
             // while gathering so an endless stream is cut off at the limit.
             if request.params.push(content, max_bytes).is_err() {
-                return Ok(Some(self.refuse_params(index, Refusal::ParamsTooLarge, out)));
+                return Ok(Some(self.refuse_params(
+                    index,
+                    Refusal::ParamsTooLarge,
+                    out,
+                )));
             }
             request.state.params_bytes = request.params.len();
             return Ok(None);
@@ -298,7 +302,12 @@ impl ServerConnection {
     /// END_REQUEST(app 0, REQUEST_COMPLETE); the rest of that request's
     /// records are ignored" — by freeing the id, since records for free ids
     /// are ignored anyway, and END_REQUEST lets the front end reuse it.
-    fn refuse_params(&mut self, index: usize, reason: Refusal, out: &mut Vec<u8>) -> Event<'static> {
+    fn refuse_params(
+        &mut self,
+        index: usize,
+        reason: Refusal,
+        out: &mut Vec<u8>,
+    ) -> Event<'static> {
         let state = self.active.swap_remove(index).state;
         replies::params_too_large(out, state.id);
         Event::Refused {

@@ -325,7 +325,6 @@ export class FcgiConnection {
     })
     if (!req.keepConn) this.closeWhenIdle = true
     this.maybeClose()
-    this.host.requestFinished()
   }
 
   private writeRecords(build: (out: Buffer[]) => void): boolean {
@@ -401,7 +400,6 @@ export class FcgiConnection {
       if (req.dispatched) this.host.stats.requestsActive--
       this.requests.delete(req.id)
     }
-    this.host.requestFinished()
   }
 
   private onClose(): void {

@@ -21,7 +21,6 @@ export async function serveFcgiJs(options: ResolvedOptions, onExchange: Exchange
     stats,
     onExchange,
     log: options.logger,
-    requestFinished: () => {},
     connectionClosed: (conn) => {
       conns.delete(conn as FcgiConnection)
       stats.connections--

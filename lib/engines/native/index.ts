@@ -3,7 +3,8 @@
 // when it does not load this reports why, and `engine: 'auto'` falls back to js.
 import { createRequire } from 'node:module'
 import type { Engine } from '../../engine.ts'
-import { createNativeEngine, type NativeBinding } from './adapter.ts'
+import type { NativeBinding } from './binding.ts'
+import { createNativeEngine } from './engine.ts'
 
 let loaded: Engine | Error | null = null
 
@@ -11,7 +12,7 @@ export function loadNativeEngine(): Engine | Error {
   if (loaded) return loaded
   try {
     const require = createRequire(import.meta.url)
-    const binding = require('./binding/index.cjs') as NativeBinding
+    const binding: NativeBinding = require('./binding/index.cjs')
     if (typeof binding?.NativeServer !== 'function') throw new Error('the addon does not export NativeServer')
     loaded = createNativeEngine(binding)
   } catch (err) {
