@@ -54,6 +54,16 @@ impl<'a> Head<'a> {
     }
 }
 
+/// One part of a response, as JavaScript sends it: `req` is the FastCGI request id (0 for
+/// HTTP), `handle` the request as JavaScript knows it, the head only with the first part.
+pub(crate) struct Part<'a> {
+    pub handle: u32,
+    pub req: u16,
+    pub head: Option<Head<'a>>,
+    pub body: Option<Body<'a>>,
+    pub end: bool,
+}
+
 /// The protocol-independent surface of a connection. `req` is the FastCGI request id (0 for
 /// HTTP), `handle` the request as JavaScript knows it.
 pub(crate) trait Link: Send + Sync {
@@ -66,14 +76,7 @@ pub(crate) trait Link: Send + Sync {
     fn drain_for_close(&self);
     fn destroy(&self, reason: AbortReason);
     /// One part of a response. False: wait for the drain event.
-    fn send(
-        &self,
-        handle: u32,
-        req: u16,
-        head: Option<Head<'_>>,
-        body: Option<Body<'_>>,
-        end: bool,
-    ) -> bool;
+    fn send(&self, part: Part<'_>) -> bool;
     fn stderr(&self, handle: u32, req: u16, chunk: &[u8]);
     /// The handler failed after the head went out.
     fn cut(&self, handle: u32, req: u16);
@@ -171,16 +174,8 @@ pub(crate) trait Wire: Sized + Send + 'static {
     }
 
     // ---- JS thread ----
-    /// Encodes a response part; false when `handle` is not active (the part goes nowhere).
-    fn send(
-        st: &mut State<Self>,
-        conn: &Conn<Self>,
-        handle: u32,
-        req: u16,
-        head: Option<Head<'_>>,
-        body: Option<Body<'_>>,
-        end: bool,
-    ) -> bool;
+    /// Encodes a response part; false when its request is not active (it goes nowhere).
+    fn send(st: &mut State<Self>, conn: &Conn<Self>, part: Part<'_>) -> bool;
     /// True when output was queued.
     fn stderr(st: &mut State<Self>, handle: u32, req: u16, chunk: &[u8]) -> bool;
     /// True when output was queued or the task must act.
@@ -329,17 +324,11 @@ impl<W: Wire> Link for Conn<W> {
         self.wake.notify_one();
     }
 
-    fn send(
-        &self,
-        handle: u32,
-        req: u16,
-        head: Option<Head<'_>>,
-        body: Option<Body<'_>>,
-        end: bool,
-    ) -> bool {
+    fn send(&self, part: Part<'_>) -> bool {
+        let (handle, end) = (part.handle, part.end);
         let mut guard = lock(&self.st);
         let st = &mut *guard;
-        if !W::send(st, self, handle, req, head, body, end) {
+        if !W::send(st, self, part) {
             return true; // aborted or cut: the response goes nowhere
         }
         let ok = st.out.queued() < HIGH_WATER;

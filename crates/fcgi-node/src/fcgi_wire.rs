@@ -9,7 +9,7 @@ use fcgi_proto::response_head::stdout_response;
 use fcgi_proto::{encoder, Event, RecordType, Role, ServerConfig, ServerConnection, Step};
 use tokio::time::Instant;
 
-use crate::driver::{Conn, Finish, Flow, Head, Idle, Input, Plan, State, Timer, Wire};
+use crate::driver::{Conn, Finish, Flow, Idle, Input, Part, Plan, State, Timer, Wire};
 use crate::events::{
     lock, AbortReason, ArgFlag, LogLevel, EV_ABORT, EV_DATA, EV_DATA_END, EV_REQUEST, EV_STDIN,
     EV_STDIN_END,
@@ -247,15 +247,14 @@ impl Wire for FcgiWire {
     const LOST: AbortReason = AbortReason::ConnectionLost;
 
     /// One part of a response: head (CGI form, built by fcgi-proto), body, end.
-    fn send(
-        st: &mut St,
-        conn: &C,
-        handle: u32,
-        id: u16,
-        head: Option<Head<'_>>,
-        body: Option<Body<'_>>,
-        end: bool,
-    ) -> bool {
+    fn send(st: &mut St, conn: &C, part: Part<'_>) -> bool {
+        let Part {
+            handle,
+            req: id,
+            head,
+            body,
+            end,
+        } = part;
         let Some(i) = st.wire.active(id, handle) else {
             return false;
         };

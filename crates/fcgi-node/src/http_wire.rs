@@ -14,13 +14,14 @@ use std::net::SocketAddr;
 use std::time::SystemTime;
 
 use fcgi_http::{
-    cgi_params, encode_head, error_response, BodyDecoder, BodyEncoder, BodyKind, BodyLength,
-    ConnInfo, DateCache, HttpError, Limits, RequestParser, ResponseContext, Status, CONTINUE,
+    cgi_params, encode_head, error_response, head_cut_short, BodyDecoder, BodyEncoder, BodyKind,
+    BodyLength, ConnInfo, DateCache, HttpError, Limits, RequestParser, ResponseContext, Status,
+    CONTINUE,
 };
 use fcgi_proto::Role;
 use tokio::time::Instant;
 
-use crate::driver::{Conn, Finish, Flow, Head, Idle, Input, Plan, State, Timer, Wire};
+use crate::driver::{Conn, Finish, Flow, Idle, Input, Part, Plan, State, Timer, Wire};
 use crate::events::{
     lock, AbortReason, ArgFlag, LogLevel, EV_ABORT, EV_REQUEST, EV_STDIN, EV_STDIN_END,
 };
@@ -69,14 +70,12 @@ type C = Conn<HttpWire>;
 
 fn limits(shared: &Shared) -> Limits {
     let o = &shared.opts;
-    Limits {
-        max_target_bytes: o.max_url_bytes,
-        // as the js engine gives node:http's maxHeaderSize
-        max_head_bytes: o.max_params_bytes.min(1 << 20),
-        max_headers: o.max_params,
-        max_body_bytes: o.max_body_bytes,
-        ..Limits::default()
-    }
+    Limits::for_server(
+        o.max_url_bytes,
+        o.max_params_bytes,
+        o.max_params,
+        o.max_body_bytes,
+    )
 }
 
 impl HttpWire {
@@ -239,15 +238,14 @@ impl Wire for HttpWire {
     }
 
     /// One part of a response: head (status and headers, framed by fcgi-http), body, end.
-    fn send(
-        st: &mut St,
-        conn: &C,
-        handle: u32,
-        _req: u16,
-        head: Option<Head<'_>>,
-        body: Option<Body<'_>>,
-        end: bool,
-    ) -> bool {
+    fn send(st: &mut St, conn: &C, part: Part<'_>) -> bool {
+        let Part {
+            handle,
+            head,
+            body,
+            end,
+            ..
+        } = part;
         let draining = st.draining;
         let w = &mut st.wire;
         let Some(cur) = w.cur.as_mut().filter(|c| c.handle == handle && !c.done) else {
@@ -364,16 +362,10 @@ impl Wire for HttpWire {
                 }
                 w.head_since.get_or_insert_with(Instant::now);
                 match w.parser.parse(unread) {
-                    // a head the client's FIN cut short gets 400, as from node:http (blank
-                    // lines between requests are not a head)
                     Ok(Status::Partial) if w.peer_ended => {
-                        if unread.iter().any(|&b| b != b'\r' && b != b'\n') {
-                            refuse(
-                                st,
-                                conn,
-                                400,
-                                "bad HTTP request: the connection ended in the middle of a request head",
-                            );
+                        if head_cut_short(unread) {
+                            let e = HttpError::TruncatedHead;
+                            refuse(st, conn, e.status(), &format!("bad HTTP request: {e}"));
                         } else {
                             w.closing = true;
                         }
@@ -493,12 +485,11 @@ impl Wire for HttpWire {
         if !(expired && w.cur.is_none() && !w.closing) {
             return Timer::NotMine;
         }
-        // slowloris: node:http answers 408 (ERR_HTTP_REQUEST_TIMEOUT)
         let why = format!(
             "bad HTTP request: headers not complete after {} ms",
             timeout.as_millis()
         );
-        refuse(st, conn, 408, &why);
+        refuse(st, conn, HttpError::HeadTimeout.status(), &why);
         Timer::Handled
     }
 

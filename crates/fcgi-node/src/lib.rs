@@ -37,7 +37,7 @@ use napi::JsString;
 use napi_derive::napi;
 use tokio::runtime::Runtime;
 
-use crate::driver::{AnyConn, Head};
+use crate::driver::{AnyConn, Head, Part};
 use crate::events::{lock, Events};
 use crate::output::Body;
 use crate::server::{BoundAddress, Opts, Shared};
@@ -257,8 +257,15 @@ impl NativeServer {
         let Some((conn, id)) = self.lookup(handle) else {
             return Ok(true);
         };
+        let part = |head| Part {
+            handle,
+            req: id,
+            head,
+            body,
+            end,
+        };
         let Some(status) = status else {
-            return Ok(conn.send(handle, id, None, body, end));
+            return Ok(conn.send(part(None)));
         };
         let latin1 = headers
             .unwrap_or_default()
@@ -272,7 +279,7 @@ impl NativeServer {
             status,
             fields: &fields,
         };
-        Ok(conn.send(handle, id, Some(head), body, end))
+        Ok(conn.send(part(Some(head))))
     }
 
     /// Wake the connections that `send`, `stderr` or `cut` gave output since the last

@@ -18,10 +18,6 @@ use crate::fcgi_wire::FcgiWire;
 use crate::http_wire::HttpWire;
 use crate::socket::Stream;
 
-/// Connections past maxConns are still accepted (to answer FCGI_OVERLOADED) up to this many
-/// more; the js engine's OVERLOAD_SLACK.
-const OVERLOAD_SLACK: usize = 1024;
-
 pub type Waker = Box<dyn Fn() + Send + Sync>;
 
 pub struct Opts {
@@ -433,7 +429,7 @@ fn on_accept(shared: &Arc<Shared>, stream: Stream, peer: Option<IpAddr>) {
     let cap = if shared.opts.http {
         shared.opts.max_conns
     } else {
-        shared.opts.max_conns + OVERLOAD_SLACK
+        shared.opts.max_conns + fcgi_proto::server::OVERLOAD_SLACK
     };
     if shared.closing.load(Ordering::Acquire) || live >= cap {
         return; // dropped: closed at once

@@ -16,6 +16,7 @@ mod event;
 mod replies;
 
 pub use config::ServerConfig;
+pub use config::OVERLOAD_SLACK;
 pub use event::body_too_large_message;
 pub use event::{Event, Refusal, RequestState};
 pub use replies::{

@@ -18,6 +18,9 @@ export interface BatchTarget {
 /** The reader of one server's batches; `binding` supplies the codes. */
 export function batchReader(binding: NativeBinding, target: BatchTarget): (batch: Buffer) => void {
   const { EventKind: K, ArgFlag: F, AbortReason: A, LogLevel: L, RoleCode: R } = binding
+  // the codes as constants for the switch below (the enums are objects of the binding)
+  const [REQUEST, STDIN, STDIN_END, DATA, DATA_END, ABORT, DRAIN, LOG, CLOSED] = [K.Request, K.Stdin, K.StdinEnd, K.Data, K.DataEnd, K.Abort, K.Drain, K.Log, K.Closed]
+  const [PARAMS_ASCII, STDIN_ENDED, SIGNAL_ONLY] = [F.ParamsAscii, F.StdinEnded, F.SignalOnly]
   const roles: Record<RoleCode, Role> = { [R.Responder]: 'responder', [R.Authorizer]: 'authorizer', [R.Filter]: 'filter' }
   // the js engine's words: `request aborted: <why>`
   const abortWords: Record<AbortReason, string> = {
@@ -51,39 +54,39 @@ export function batchReader(binding: NativeBinding, target: BatchTarget): (batch
       const size = meta[i + 3]
       try {
         switch (kind) {
-          case K.Request: {
+          case REQUEST: {
             const role = roles[((arg >>> 16) & 3) as RoleCode] ?? 'responder'
             // HTTP requests have no FastCGI id: the handle numbers them (the js engine counts)
             const id = protocol === 'http' ? handle : arg & 0xffff
-            const ex = new NativeExchange(host, protocol, handle, role, id, batch.subarray(off, off + size), (arg & F.ParamsAscii) !== 0)
-            if (arg & F.StdinEnded) ex.stdin.end()
+            const ex = new NativeExchange(host, protocol, handle, role, id, batch.subarray(off, off + size), (arg & PARAMS_ASCII) !== 0)
+            if (arg & STDIN_ENDED) ex.stdin.end()
             requests.set(handle, ex)
             onExchange(ex)
             break
           }
-          case K.Stdin:
-          case K.Data: {
+          case STDIN:
+          case DATA: {
             const ex = requests.get(handle)
-            if (ex) ex.push(kind === K.Stdin ? ex.stdin : ex.data, batch.subarray(off, off + size))
+            if (ex) ex.push(kind === STDIN ? ex.stdin : ex.data, batch.subarray(off, off + size))
             break
           }
-          case K.StdinEnd:
+          case STDIN_END:
             requests.get(handle)?.stdin.end()
             break
-          case K.DataEnd:
+          case DATA_END:
             requests.get(handle)?.data.end()
             break
-          case K.Abort:
-            if (arg & F.SignalOnly) requests.get(handle)?.clientGone()
+          case ABORT:
+            if (arg & SIGNAL_ONLY) requests.get(handle)?.clientGone()
             else requests.get(handle)?.aborted(abortWords[arg as AbortReason] ?? 'connection lost')
             break
-          case K.Drain:
+          case DRAIN:
             requests.get(handle)?.wakeDrain()
             break
-          case K.Log:
+          case LOG:
             logger(levels[arg as LogLevel] ?? 'info', batch.toString('utf8', off, off + size))
             break
-          case K.Closed:
+          case CLOSED:
             target.onClosed()
             break
         }

@@ -1,5 +1,10 @@
 //! Limits and advertised capacity of one server connection.
 
+/// Connections a server accepts past `max_conns` only to answer their requests
+/// OVERLOADED (the js engine's OVERLOAD_SLACK); beyond them it drops new
+/// connections at once.
+pub const OVERLOAD_SLACK: usize = 1024;
+
 /// Limits and advertised capacity of one connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerConfig {
