@@ -19,6 +19,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::events::{lock, AbortReason, LogLevel, EV_DRAIN};
+use crate::head::Head;
 use crate::output::{Body, OutQueue, Output};
 use crate::server::Shared;
 use crate::socket::{
@@ -40,19 +41,6 @@ const READ_BUDGET: usize = 1 << 20;
 
 /// A connection as the server and the JS-facing calls see it.
 pub(crate) type AnyConn = Arc<dyn Link>;
-
-/// A response head from JavaScript: the status and a flat list of header names and values
-/// (latin1 bytes, validated by the API layer).
-pub(crate) struct Head<'a> {
-    pub status: u16,
-    pub fields: &'a [&'a [u8]],
-}
-
-impl<'a> Head<'a> {
-    pub fn pairs(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + '_ {
-        self.fields.chunks_exact(2).map(|p| (p[0], p[1]))
-    }
-}
 
 /// One part of a response, as JavaScript sends it: `req` is the FastCGI request id (0 for
 /// HTTP), `handle` the request as JavaScript knows it, the head only with the first part.

@@ -5,7 +5,8 @@
 //! - `server.rs`: listener, accept loop, counters, graceful close.
 //! - `driver.rs`: ONE connection driver for both protocols (`Conn<W: Wire>`: loop, output,
 //!   read budget, flush, close, destroy); `fcgi_wire.rs` and `http_wire.rs` plug the codecs
-//!   into it. `socket.rs` and `output.rs` are its socket and output queue.
+//!   into it. `socket.rs` and `output.rs` are its socket and output queue; `head.rs` takes a
+//!   response head from JavaScript.
 //! - `events.rs`: the queue to JavaScript, and the codes that cross (exported below as
 //!   `#[napi]` enums, so the adapter imports them from the generated binding/index.d.cts).
 //!
@@ -22,6 +23,7 @@
 mod driver;
 mod events;
 mod fcgi_wire;
+mod head;
 mod http_wire;
 mod output;
 mod server;
@@ -33,12 +35,12 @@ use std::time::Duration;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 
-use napi::JsString;
 use napi_derive::napi;
 use tokio::runtime::Runtime;
 
-use crate::driver::{AnyConn, Head, Part};
+use crate::driver::{AnyConn, Part};
 use crate::events::{lock, Events};
+use crate::head::with_head;
 use crate::output::Body;
 use crate::server::{BoundAddress, Opts, Shared};
 
@@ -222,7 +224,7 @@ impl NativeServer {
         &self,
         handle: u32,
         status: Option<u32>,
-        headers: Option<Vec<JsString>>,
+        #[napi(ts_arg_type = "Array<string> | undefined | null")] headers: Option<Array>,
         body: Option<BufferSlice>,
         end: bool,
     ) -> Result<bool> {
@@ -238,7 +240,7 @@ impl NativeServer {
         &self,
         handle: u32,
         status: Option<u32>,
-        headers: Option<Vec<JsString>>,
+        #[napi(ts_arg_type = "Array<string> | undefined | null")] headers: Option<Array>,
         body: Buffer,
         end: bool,
     ) -> Result<bool> {
@@ -250,36 +252,35 @@ impl NativeServer {
         &self,
         handle: u32,
         status: Option<u32>,
-        headers: Option<Vec<JsString>>,
+        headers: Option<Array>,
         body: Option<Body<'_>>,
         end: bool,
     ) -> Result<bool> {
         let Some((conn, id)) = self.lookup(handle) else {
             return Ok(true);
         };
-        let part = |head| Part {
-            handle,
-            req: id,
-            head,
-            body,
-            end,
-        };
         let Some(status) = status else {
-            return Ok(conn.send(part(None)));
+            let head = None;
+            return Ok(conn.send(Part {
+                handle,
+                req: id,
+                head,
+                body,
+                end,
+            }));
         };
-        let latin1 = headers
-            .unwrap_or_default()
-            .into_iter()
-            .map(JsString::into_latin1)
-            .collect::<Result<Vec<_>>>()?;
-        let fields: Vec<&[u8]> = latin1.iter().map(|s| s.as_slice()).collect();
         // the API layer allows 100-999 (else a RangeError in the handler)
         let status = u16::try_from(status).unwrap_or(500);
-        let head = Head {
-            status,
-            fields: &fields,
-        };
-        Ok(conn.send(part(Some(head))))
+        with_head(status, headers.as_ref(), |head| {
+            let head = Some(head);
+            conn.send(Part {
+                handle,
+                req: id,
+                head,
+                body,
+                end,
+            })
+        })
     }
 
     /// Wake the connections that `send`, `stderr` or `cut` gave output since the last
