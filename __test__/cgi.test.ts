@@ -168,7 +168,7 @@ forEachEngine('cgiHandler over HTTP', (engine) => {
       await s.close()
     }
   })
-}, { protocol: 'http' })
+})
 
 forEachEngine('the fcgi cgi command', (engine) => {
   test('fcgi cgi --timeout --max-processes <program> serves it; --help lists the flags', async () => {

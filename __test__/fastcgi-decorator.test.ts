@@ -203,7 +203,7 @@ forEachEngine('the same fastcgi() script over HTTP', (engine) => {
     assert.equal(away.status, 302)
     assert.equal(away.headers.get('location'), 'https://example.com/elsewhere')
   })
-}, { protocol: 'http' })
+})
 
 test('fastcgi() called from a module that is not the entry point only returns { handler }', () => {
   assert.equal(typeof app.handler, 'function')

@@ -3,9 +3,9 @@
 // must agree on every name and value except the client's and server's ports.
 import assert from 'node:assert/strict'
 import net from 'node:net'
-import { after, before, describe, test } from 'node:test'
+import { after, before, test } from 'node:test'
 import type { Handler } from 'fcgi'
-import { nativeUnavailable } from './helpers/engines.ts'
+import { describeWithNative } from './helpers/engines.ts'
 import { startHttp, type TestHttpServer } from './helpers/server.ts'
 
 const app: Handler = async (req, res) => {
@@ -67,10 +67,7 @@ const CASES: Record<string, string> = {
   'custom method': 'PROPFIND /dav/ HTTP/1.1\r\nHost: example.com\r\nDepth: 1\r\nConnection: close\r\n\r\n',
 }
 
-const missing = nativeUnavailable()
-const skip = missing && process.env.FCGI_REQUIRE_NATIVE !== '1' ? `native engine unavailable: ${missing}` : false
-
-describe('serveHttp CGI params: native equals js', { skip }, () => {
+describeWithNative('serveHttp CGI params: native equals js', () => {
   let js: TestHttpServer
   let native: TestHttpServer
   before(async () => {

@@ -156,4 +156,4 @@ forEachEngine('access log as JSON lines and as a function', (engine) => {
     await assert.rejects(serveHttp({ engine, handler, listen: 0, slowlog: { thresholdMs: 0 } }), /slowlog\.thresholdMs/)
     await assert.rejects(serveHttp({ engine, handler, listen: 0, accessLog: 'apache' as never }), /accessLog/)
   })
-}, { protocol: 'http' })
+})

@@ -123,5 +123,4 @@ forEachEngine(
       }
     })
   },
-  { protocol: 'http' },
 )

@@ -1,4 +1,4 @@
-// `npm run bench` — the benchmark matrix (see README "Benchmarks" and DESIGN "Engines compared").
+// `npm run bench` — the benchmark matrix (see README "Benchmarks").
 //
 //   npm run bench                  full matrix, ~15 minutes; writes bench/results/latest.{md,svg,json}
 //   npm run bench -- --quick       ~1 minute smoke run (a few cells, short); writes bench/results/quick.*

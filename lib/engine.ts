@@ -76,7 +76,5 @@ export interface EngineServer {
 
 export interface Engine {
   readonly name: EngineName
-  /** The protocols this engine serves; 'auto' falls back to js for the others. */
-  readonly protocols: readonly Protocol[]
   serve(protocol: Protocol, options: ResolvedOptions, onExchange: ExchangeHandler): Promise<EngineServer>
 }

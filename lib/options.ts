@@ -1,4 +1,4 @@
-// Option defaults (DESIGN.md "FastCGI 1.0, completely") and `listen` parsing.
+// Option defaults (README "API") and `listen` parsing.
 import type { ListenTarget, ResolvedOptions } from './engine.ts'
 import { validateSocketPermissions } from './socket-permissions.ts'
 import { systemdListenFd } from './systemd.ts'

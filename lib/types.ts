@@ -1,4 +1,4 @@
-// Public types of the `fcgi` package. Names here are a contract (see DESIGN.md "Public API").
+// Public types of the `fcgi` package. Names here are a contract (README "API").
 import type { FcgiRequest } from './request.ts'
 import type { FcgiResponse } from './response.ts'
 import type { NodeListener } from './node/handler.ts'

@@ -836,3 +836,8 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeServer = nativeBinding.NativeServer
+module.exports.AbortReason = nativeBinding.AbortReason
+module.exports.ArgFlag = nativeBinding.ArgFlag
+module.exports.EventKind = nativeBinding.EventKind
+module.exports.LogLevel = nativeBinding.LogLevel
+module.exports.RoleCode = nativeBinding.RoleCode

@@ -18,18 +18,18 @@ export declare class NativeServer {
   constructor(options: NativeOptions, onBatch: (arg: Buffer) => void)
   get address(): NativeAddress
   /**
-   * One part of a response: `head` is the CGI head as latin1 text (first call only;
-   * HTTP: the status, then one `name: value` per line), `body` a chunk, `end` ends the
-   * request. Returns false when the caller should wait
-   * for the drain event. A handle that is no longer active is ignored (returns true).
+   * One part of a response: the head (first call only: `status` and `headers`, a flat list
+   * of names and values as latin1 strings), a body chunk, and whether this ends the request.
+   * Returns false when the caller should wait for the drain event. A handle that is no
+   * longer active is ignored (returns true).
    */
-  send(handle: number, head: string | undefined | null, body: Buffer | undefined | null, end: boolean): boolean
+  send(handle: number, status: number | undefined | null, headers: Array<string> | undefined | null, body: Buffer | undefined | null, end: boolean): boolean
   /**
    * `send` for a large body (the adapter uses it from 32 KiB on): the body is not copied but
    * held by reference until the socket took it, as node:net does with `socket.write`; the
    * caller must not modify it meanwhile.
    */
-  sendHeld(handle: number, head: string | undefined | null, body: Buffer, end: boolean): boolean
+  sendHeld(handle: number, status: number | undefined | null, headers: Array<string> | undefined | null, body: Buffer, end: boolean): boolean
   /**
    * Wake the connections that `send`, `stderr` or `cut` gave output since the last
    * flush. JavaScript calls it once per batch of responses (a microtask).
@@ -47,12 +47,79 @@ export declare class NativeServer {
   resume(handle: number): void
   /**
    * Graceful close: stop accepting, let connections finish, force them closed after
-   * `timeout` ms. The `closed` event (kind 9) comes through `on_batch`.
+   * `timeout` ms. The `Closed` event comes through `on_batch`.
    */
   close(timeout: number): void
   /** After the closed event: release the threadsafe function so Node can exit. */
   release(): void
   stats(): NativeStats
+}
+
+/**
+ * Why a request's signal aborts; JavaScript turns each into the js engine's message
+ * (`request aborted: <why>`).
+ */
+export declare enum AbortReason {
+  /** FCGI_ABORT_REQUEST. */
+  AbortRecord = 0,
+  /** FastCGI: the front end closed the connection, or the server closed it. */
+  ConnectionClosed = 1,
+  ConnectionLost = 2,
+  BodyTooLarge = 3,
+  /** HTTP: the client closed the connection, or the server closed it. */
+  ClientClosed = 4,
+}
+
+/** Bits of an event's arg beyond its value. */
+export declare enum ArgFlag {
+  /**
+   * `Abort`: the client went away (FIN) after the whole request: only the signal aborts, the
+   * response is still deliverable.
+   */
+  SignalOnly = 256,
+  /**
+   * `Request`: every byte of the params is ASCII, so JavaScript may decode names and values
+   * from one latin1 string.
+   */
+  ParamsAscii = 262144,
+  /** `Request`: the request's stdin ended in the same batch (no `StdinEnd` event follows). */
+  StdinEnded = 524288,
+}
+
+/**
+ * The kinds of events in a batch. Exported to JavaScript (`EventKind` in the generated
+ * binding/index.d.cts), which switches on the same names.
+ */
+export declare enum EventKind {
+  /**
+   * A request's params arrived: arg = flags (`ArgFlag`) | role << 16 | FastCGI id, payload =
+   * the raw pairs.
+   */
+  Request = 1,
+  /** A stdin chunk (payload). */
+  Stdin = 2,
+  StdinEnd = 3,
+  /** A FCGI_DATA chunk (payload). */
+  Data = 4,
+  DataEnd = 5,
+  /**
+   * The request is gone: arg = an `AbortReason`, plus `ArgFlag::SignalOnly` when only its
+   * signal aborts and its response can still be sent.
+   */
+  Abort = 6,
+  /** The connection's write buffer has room again. */
+  Drain = 7,
+  /** A log line: arg = a `LogLevel`, payload = the message. */
+  Log = 8,
+  /** The server closed: every connection is gone. */
+  Closed = 9,
+}
+
+/** The level of a `Log` event. */
+export declare enum LogLevel {
+  Info = 0,
+  Warn = 1,
+  Error = 2,
 }
 
 export interface NativeAddress {
@@ -83,11 +150,6 @@ export interface NativeOptions {
   paramsTimeout: number
   idleTimeout: number
   allowedAddresses: Array<string>
-  /**
-   * The complete CGI answer (head and body) for 413, encoded by the API layer (the 431
-   * comes from fcgi-proto, which writes the same bytes).
-   */
-  bodyTooLarge: Buffer
 }
 
 export interface NativeStats {
@@ -101,4 +163,14 @@ export interface NativeStats {
   bytesWritten: number
   /** Times JavaScript was woken with a batch (not part of ServerStats). */
   wakeups: number
+}
+
+/**
+ * The role in a `Request` event's arg: FastCGI's role codes (`fcgi_proto::Role`); HTTP
+ * requests are responders.
+ */
+export declare enum RoleCode {
+  Responder = 1,
+  Authorizer = 2,
+  Filter = 3,
 }

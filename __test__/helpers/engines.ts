@@ -3,19 +3,11 @@
 // FCGI_REQUIRE_NATIVE=1 (CI), where a missing binary is a failure.
 import { describe } from 'node:test'
 import { loadNativeEngine } from '../../lib/engines/native/index.ts'
-import type { Protocol } from '../../lib/engine.ts'
 import type { EngineName } from 'fcgi'
 
 export function nativeUnavailable(): string | null {
   const native = loadNativeEngine()
   return native instanceof Error ? native.message : null
-}
-
-/** Why the native engine cannot serve `protocol` yet (a missing feature, not a missing binary). */
-function nativeLacks(protocol: Protocol): string | null {
-  const native = loadNativeEngine()
-  if (native instanceof Error || native.protocols.includes(protocol)) return null
-  return `the native engine does not serve ${protocol} yet`
 }
 
 /** A describe block that needs the native engine: skipped with the reason when its binary does not
@@ -31,9 +23,7 @@ export function describeWithNative(title: string, body: () => void): void {
   describe(title, { skip: missing ? `native engine unavailable: ${missing}` : false }, body)
 }
 
-export function forEachEngine(title: string, body: (engine: EngineName) => void, opts: { protocol?: Protocol } = {}): void {
+export function forEachEngine(title: string, body: (engine: EngineName) => void): void {
   describe(`${title} [js]`, () => body('js'))
-  const lacks = nativeLacks(opts.protocol ?? 'fcgi')
-  if (lacks) describe(`${title} [native]`, { skip: lacks }, () => {})
-  else describeWithNative(`${title} [native]`, () => body('native'))
+  describeWithNative(`${title} [native]`, () => body('native'))
 }

@@ -1,14 +1,14 @@
 // Which engine runs: 'native' must load or fail loudly; 'auto' prefers native and falls back to js.
 // FCGI_ENGINE in the environment overrides 'auto' (not an explicit choice). When 'auto' runs js
 // because the binary does not load, the process is told why once, in one line.
-import type { Engine, Protocol } from '../engine.ts'
+import type { Engine } from '../engine.ts'
 import type { EngineChoice, Logger } from '../types.ts'
 import { jsEngine } from './js/index.ts'
 import { loadNativeEngine } from './native/index.ts'
 
 let fallbackExplained = false
 
-export function selectEngine(choice: EngineChoice = 'auto', protocol: Protocol = 'fcgi', log?: Logger): Engine {
+export function selectEngine(choice: EngineChoice = 'auto', log?: Logger): Engine {
   let wanted = choice
   if (wanted === 'auto') {
     const env = process.env.FCGI_ENGINE
@@ -19,7 +19,6 @@ export function selectEngine(choice: EngineChoice = 'auto', protocol: Protocol =
   const native = loadNativeEngine()
   if (wanted === 'native') {
     if (native instanceof Error) throw new Error(`engine 'native' is not available: ${native.message}`)
-    if (!native.protocols.includes(protocol)) throw new Error(`engine 'native' does not serve ${protocol === 'http' ? 'HTTP' : 'FastCGI'} yet`)
     return native
   }
   if (wanted !== 'auto') throw new Error(`engine must be 'auto', 'native' or 'js', got ${JSON.stringify(choice)}`)
@@ -28,5 +27,5 @@ export function selectEngine(choice: EngineChoice = 'auto', protocol: Protocol =
     fallbackExplained = true
     return jsEngine
   }
-  return native.protocols.includes(protocol) ? native : jsEngine
+  return native
 }

@@ -167,3 +167,82 @@ export function decodePairs(buf: Buffer, maxPairs = Infinity): Record<string, st
   }
   return out
 }
+
+/** Names seen at each position of the last params (HTTP and front ends send the same names in
+ * the same order on every request), internalized: a name whose bytes match is reused instead of
+ * sliced and looked up in V8's string table again. */
+const NAME_CACHE: string[] = []
+
+function internalize(name: string): string {
+  // a property key is internalized; reading it back gives the internalized string
+  return Object.keys({ [name]: 0 })[0] ?? name
+}
+
+/** A name-value pair length at `off` (one byte below 128, else four with the top bit). */
+function lenAt(buf: Buffer, off: number): number {
+  const b = buf[off]
+  return b < 128 ? b : (b & 0x7f) * 0x1000000 + (buf[off + 1] << 16) + (buf[off + 2] << 8) + buf[off + 3]
+}
+
+const lenSize = (buf: Buffer, off: number): number => (buf[off] < 128 ? 1 : 4)
+
+/** `decodePairs` for params already validated (no truncated pair, not over the limit) whose
+ * bytes are all ASCII: one latin1 string for the whole buffer, names and values sliced from it,
+ * without a native call per string (the native engine's fast path). */
+export function decodeAsciiPairs(buf: Buffer): Record<string, string> {
+  const s = buf.latin1Slice(0, buf.length)
+  const out: Record<string, string> = {}
+  const end = buf.length
+  let off = 0
+  for (let i = 0; off < end; i++) {
+    const nlen = lenAt(buf, off)
+    off += lenSize(buf, off)
+    const vlen = lenAt(buf, off)
+    off += lenSize(buf, off)
+    let name = i < 64 ? NAME_CACHE[i] : undefined
+    if (name === undefined || name.length !== nlen || !s.startsWith(name, off)) {
+      name = s.slice(off, off + nlen)
+      if (i < 64 && nlen <= 64) NAME_CACHE[i] = name = internalize(name)
+    }
+    off += nlen
+    const value = s.slice(off, off + vlen)
+    off += vlen
+    // a param named __proto__ must stay data, not replace the object's prototype
+    if (name === '__proto__') Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true })
+    else out[name] = value
+  }
+  return out
+}
+
+/** The value of `name` in validated ASCII params (the last pair of that name, as
+ * decodeAsciiPairs keeps), read without decoding the others: `req.method` and `req.url` of a
+ * request whose params nobody reads cost a walk over the lengths. Empty values count as absent
+ * (the API falls back). */
+export function findAsciiParam(buf: Buffer, name: string): string | undefined {
+  const end = buf.length
+  let off = 0
+  let at = -1
+  let len = 0
+  while (off < end) {
+    const nlen = lenAt(buf, off)
+    off += lenSize(buf, off)
+    const vlen = lenAt(buf, off)
+    off += lenSize(buf, off)
+    if (nlen === name.length) {
+      let i = 0
+      while (i < nlen && buf[off + i] === name.charCodeAt(i)) i++
+      if (i === nlen) {
+        at = off + nlen
+        len = vlen
+      }
+    }
+    off += nlen + vlen
+  }
+  return len === 0 ? undefined : buf.latin1Slice(at, at + len)
+}
+
+declare module 'node:buffer' {
+  interface Buffer {
+    latin1Slice(start: number, end: number): string
+  }
+}

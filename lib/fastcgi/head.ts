@@ -3,6 +3,10 @@
 import { STATUS_CODES } from 'node:http'
 import type { ResponseHead } from '../engine.ts'
 
+/** Bodies shorter than this share the head's STDOUT record; fcgi-proto's `INLINE_BODY_LIMIT`
+ * (crates/fcgi-proto/src/response_head.rs), the same bytes on both engines. */
+export const INLINE_BODY_LIMIT = 16384
+
 export function statusLine(status: number): string {
   const reason = STATUS_CODES[status]
   return reason ? `${status} ${reason}` : String(status)

@@ -218,7 +218,7 @@ fn own(event: Event<'_>, pending: &mut Vec<Pending>) -> Option<(u16, bool)> {
             request.stdin_done = true;
             Some((id, request.route.is_some()))
         }
-        Event::Abort { id } | Event::Refused { id, .. } => {
+        Event::Abort { id } | Event::Refused { id, .. } | Event::BodyTooLarge { id } => {
             if let Some(index) = find(pending, id) {
                 pending.swap_remove(index);
             }

@@ -47,12 +47,18 @@ pub enum HttpError {
     /// The connection ended (the client's FIN) before the body did; the
     /// caller reports it, no decoder sees the end of a stream.
     TruncatedBody,
+    /// The connection ended in the middle of a request head (see
+    /// [`head_cut_short`](crate::head_cut_short)), as node:http answers.
+    TruncatedHead,
     /// A control character in a chunk extension, a chunk-size line longer than
     /// `max_chunk_line_bytes`, or chunk data not followed by CRLF.
     BadChunk,
     /// A malformed trailer field line.
     BadTrailer,
     // ---- other statuses ----
+    /// The head was not complete within the server's header timeout
+    /// (slowloris; 408, as node:http's ERR_HTTP_REQUEST_TIMEOUT).
+    HeadTimeout,
     /// The request-target is longer than `max_target_bytes` (414).
     UriTooLong,
     /// The head is longer than `max_head_bytes` (431).
@@ -81,6 +87,7 @@ impl HttpError {
             Self::UriTooLong => 414,
             Self::HeadTooLarge | Self::TooManyHeaders | Self::TrailersTooLarge => 431,
             Self::BodyTooLarge => 413,
+            Self::HeadTimeout => 408,
             Self::VersionNotSupported => 505,
             Self::ExpectationFailed => 417,
             Self::MethodNotImplemented | Self::UnsupportedTransferCoding => 501,
@@ -105,6 +112,8 @@ impl HttpError {
             Self::BadTransferEncoding => "Transfer-Encoding does not end with a single chunked",
             Self::BadChunkSize => "invalid chunk size",
             Self::TruncatedBody => "the connection ended in the middle of the body",
+            Self::TruncatedHead => "the connection ended in the middle of a request head",
+            Self::HeadTimeout => "headers not complete in time",
             Self::BadChunk => "malformed chunk",
             Self::BadTrailer => "malformed trailer field",
             Self::UriTooLong => "request-target too long",
@@ -139,6 +148,8 @@ mod tests {
         assert_eq!(HttpError::UriTooLong.status(), 414);
         assert_eq!(HttpError::TooManyHeaders.status(), 431);
         assert_eq!(HttpError::BodyTooLarge.status(), 413);
+        assert_eq!(HttpError::HeadTimeout.status(), 408);
+        assert_eq!(HttpError::TruncatedHead.status(), 400);
         assert_eq!(HttpError::VersionNotSupported.status(), 505);
         assert_eq!(HttpError::ExpectationFailed.status(), 417);
         assert_eq!(HttpError::MethodNotImplemented.status(), 501);

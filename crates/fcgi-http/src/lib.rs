@@ -131,7 +131,7 @@ pub use cgi::{cgi_params, ConnInfo};
 pub use date::{format_http_date, DateCache, DATE_LEN};
 pub use error::HttpError;
 pub use limits::Limits;
-pub use request::{BodyKind, Request, RequestParser, Status, Version};
+pub use request::{head_cut_short, BodyKind, Request, RequestParser, Status, Version};
 pub use response::{
     encode_chunk, encode_head, encode_response, error_response, BodyEncoder, BodyError, BodyLength,
     Framing, ResponseContext, CONTINUE, LAST_CHUNK,

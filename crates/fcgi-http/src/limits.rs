@@ -40,3 +40,44 @@ impl Default for Limits {
         }
     }
 }
+
+impl Limits {
+    /// The limits for the server's options, mapped as the js engine maps them
+    /// onto node:http (see the type's docs): the head may not pass
+    /// `max_params_bytes`, nor node:http's largest `maxHeaderSize` of 1 MiB.
+    pub fn for_server(
+        max_url_bytes: usize,
+        max_params_bytes: usize,
+        max_params: usize,
+        max_body_bytes: u64,
+    ) -> Self {
+        Self {
+            max_target_bytes: max_url_bytes,
+            max_head_bytes: max_params_bytes.min(1 << 20),
+            max_headers: max_params,
+            max_body_bytes,
+            ..Self::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_options_map_as_for_node_http() {
+        let l = Limits::for_server(100, 5 << 20, 7, 9);
+        assert_eq!(
+            (
+                l.max_target_bytes,
+                l.max_head_bytes,
+                l.max_headers,
+                l.max_body_bytes
+            ),
+            (100, 1 << 20, 7, 9)
+        );
+        assert_eq!(Limits::for_server(100, 2048, 7, 9).max_head_bytes, 2048);
+        assert_eq!(l.max_trailer_bytes, Limits::default().max_trailer_bytes);
+    }
+}

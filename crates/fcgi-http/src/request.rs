@@ -733,6 +733,13 @@ fn ascii(bytes: &[u8]) -> &str {
     std::str::from_utf8(bytes).unwrap_or_default()
 }
 
+/// Whether the bytes left unparsed when the client's FIN came are a request
+/// head cut short ([`HttpError::TruncatedHead`], 400, as node:http answers)
+/// rather than blank lines between requests, which are no head at all.
+pub fn head_cut_short(unparsed: &[u8]) -> bool {
+    unparsed.iter().any(|&b| b != b'\r' && b != b'\n')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1178,5 +1185,13 @@ mod tests {
             })
         );
         assert_eq!(p.request(rest).target(), "/2");
+    }
+
+    #[test]
+    fn only_a_started_head_is_cut_short() {
+        assert!(head_cut_short(b"GET / HT"));
+        assert!(head_cut_short(b"\r\nG"));
+        assert!(!head_cut_short(b"\r\n\r\n"));
+        assert!(!head_cut_short(b""));
     }
 }

@@ -60,6 +60,22 @@ pub enum BodyLength {
     Unknown,
 }
 
+impl BodyLength {
+    /// node:http's framing for the head that goes out with the response's
+    /// first part (`body_len` bytes, or none; `end`: the response ends with
+    /// it): a whole response in one call (`res.end(data)`) gets
+    /// Content-Length, one that streams is chunked (HTTP/1.1); a
+    /// Content-Length the handler set still wins ([`encode_head`]). To a HEAD
+    /// request the API sent no body, so its length is unknown.
+    pub fn of_first_part(body_len: Option<usize>, end: bool, head_request: bool) -> Self {
+        match (body_len, end && !head_request) {
+            (Some(n), true) => Self::Known(n as u64),
+            (None, true) => Self::Known(0),
+            (_, false) => Self::Unknown,
+        }
+    }
+}
+
 /// How body bytes go on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Framing {
@@ -732,5 +748,25 @@ mod tests {
         assert_eq!(n, b"ffffffffffffffff");
         assert_eq!(parse_decimal(b"18446744073709551616"), None);
         assert_eq!(parse_decimal(b"007"), Some(7));
+    }
+
+    #[test]
+    fn the_first_part_decides_the_length_as_node_http() {
+        assert_eq!(
+            BodyLength::of_first_part(Some(5), true, false),
+            BodyLength::Known(5)
+        );
+        assert_eq!(
+            BodyLength::of_first_part(None, true, false),
+            BodyLength::Known(0)
+        );
+        assert_eq!(
+            BodyLength::of_first_part(Some(5), false, false),
+            BodyLength::Unknown
+        );
+        assert_eq!(
+            BodyLength::of_first_part(Some(5), true, true),
+            BodyLength::Unknown
+        );
     }
 }

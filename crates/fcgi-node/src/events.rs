@@ -9,44 +9,92 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use crate::server::AnyConn;
+use napi_derive::napi;
 
-/// A request's params arrived: arg = role << 16 | FastCGI id, payload = the raw pairs.
-pub const EV_REQUEST: u32 = 1;
-/// A stdin chunk (payload).
-pub const EV_STDIN: u32 = 2;
-pub const EV_STDIN_END: u32 = 3;
-/// A FCGI_DATA chunk (payload).
-pub const EV_DATA: u32 = 4;
-pub const EV_DATA_END: u32 = 5;
-/// The request is gone: arg = reason code (see `AbortReason`), plus `ABORT_SIGNAL_ONLY`
-/// when only its signal aborts and its response can still be sent.
-pub const EV_ABORT: u32 = 6;
-/// In an `EV_ABORT` arg: the client went away (FIN), but the response is still deliverable.
-pub const ABORT_SIGNAL_ONLY: u32 = 0x100;
-/// The connection's write buffer has room again.
-pub const EV_DRAIN: u32 = 7;
-/// A log line: arg = level (0 info, 1 warn, 2 error), payload = the message.
-pub const EV_LOG: u32 = 8;
-/// The server closed: every connection is gone.
-pub const EV_CLOSED: u32 = 9;
+use crate::driver::AnyConn;
 
-/// Why a request's signal aborts; JavaScript turns the code into the same message the js
-/// engine uses (`request aborted: <why>`).
+/// The kinds of events in a batch. Exported to JavaScript (`EventKind` in the generated
+/// binding/index.d.cts), which switches on the same names.
+#[napi]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    /// A request's params arrived: arg = flags (`ArgFlag`) | role << 16 | FastCGI id, payload =
+    /// the raw pairs.
+    Request = 1,
+    /// A stdin chunk (payload).
+    Stdin = 2,
+    StdinEnd = 3,
+    /// A FCGI_DATA chunk (payload).
+    Data = 4,
+    DataEnd = 5,
+    /// The request is gone: arg = an `AbortReason`, plus `ArgFlag::SignalOnly` when only its
+    /// signal aborts and its response can still be sent.
+    Abort = 6,
+    /// The connection's write buffer has room again.
+    Drain = 7,
+    /// A log line: arg = a `LogLevel`, payload = the message.
+    Log = 8,
+    /// The server closed: every connection is gone.
+    Closed = 9,
+}
+
+/// Bits of an event's arg beyond its value.
+#[napi]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArgFlag {
+    /// `Abort`: the client went away (FIN) after the whole request: only the signal aborts, the
+    /// response is still deliverable.
+    SignalOnly = 256,
+    /// `Request`: every byte of the params is ASCII, so JavaScript may decode names and values
+    /// from one latin1 string.
+    ParamsAscii = 262_144,
+    /// `Request`: the request's stdin ended in the same batch (no `StdinEnd` event follows).
+    StdinEnded = 524_288,
+}
+
+/// Why a request's signal aborts; JavaScript turns each into the js engine's message
+/// (`request aborted: <why>`).
+#[napi]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AbortReason {
+    /// FCGI_ABORT_REQUEST.
     AbortRecord = 0,
+    /// FastCGI: the front end closed the connection, or the server closed it.
     ConnectionClosed = 1,
     ConnectionLost = 2,
     BodyTooLarge = 3,
+    /// HTTP: the client closed the connection, or the server closed it.
+    ClientClosed = 4,
 }
 
-#[derive(Clone, Copy)]
-pub enum Level {
+/// The level of a `Log` event.
+#[napi]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogLevel {
     Info = 0,
     Warn = 1,
     Error = 2,
 }
+
+/// The role in a `Request` event's arg: FastCGI's role codes (`fcgi_proto::Role`); HTTP
+/// requests are responders.
+#[napi]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RoleCode {
+    Responder = 1,
+    Authorizer = 2,
+    Filter = 3,
+}
+
+pub const EV_REQUEST: u32 = EventKind::Request as u32;
+pub const EV_STDIN: u32 = EventKind::Stdin as u32;
+pub const EV_STDIN_END: u32 = EventKind::StdinEnd as u32;
+pub const EV_DATA: u32 = EventKind::Data as u32;
+pub const EV_DATA_END: u32 = EventKind::DataEnd as u32;
+pub const EV_ABORT: u32 = EventKind::Abort as u32;
+pub const EV_DRAIN: u32 = EventKind::Drain as u32;
+pub const EV_LOG: u32 = EventKind::Log as u32;
+pub const EV_CLOSED: u32 = EventKind::Closed as u32;
 
 /// Stdin bytes of one connection that sit in the queue, not yet taken by JavaScript.
 pub struct Credit {
@@ -187,6 +235,18 @@ mod tests {
             ev.push(EV_LOG, 1, 0, b"x"),
             "after take, the next push wakes again"
         );
+    }
+
+    #[test]
+    fn role_codes_are_fastcgi_s() {
+        use fcgi_proto::Role;
+        for (code, role) in [
+            (RoleCode::Responder, Role::Responder),
+            (RoleCode::Authorizer, Role::Authorizer),
+            (RoleCode::Filter, Role::Filter),
+        ] {
+            assert_eq!(code as u16, role.as_u16());
+        }
     }
 
     #[test]

@@ -1,18 +1,30 @@
 //! The native engine of `fcgi`: a Tokio runtime owns the listeners and connections and
-//! speaks FastCGI through `fcgi-proto`; JavaScript only sees requests and answers them.
+//! speaks FastCGI (`fcgi-proto`) or HTTP/1.1 (`fcgi-http`); JavaScript only sees requests and
+//! answers them.
 //!
-//! The boundary (see DESIGN.md, "Native engine: where the speed comes from"):
+//! - `server.rs`: listener, accept loop, counters, graceful close.
+//! - `driver.rs`: ONE connection driver for both protocols (`Conn<W: Wire>`: loop, output,
+//!   read budget, flush, close, destroy); `fcgi_wire.rs` and `http_wire.rs` plug the codecs
+//!   into it. `socket.rs` and `output.rs` are its socket and output queue; `head.rs` takes a
+//!   response head from JavaScript.
+//! - `events.rs`: the queue to JavaScript, and the codes that cross (exported below as
+//!   `#[napi]` enums, so the adapter imports them from the generated binding/index.d.cts).
+//!
+//! The boundary:
 //! - Rust → JS: ONE threadsafe function per server. Events are queued (`events.rs`) and
 //!   JavaScript is woken once per batch, receiving the whole batch as one Buffer.
-//! - JS → Rust: one synchronous call per response part (`NativeServer.send`), which
-//!   encodes STDOUT records straight into the connection's write buffer and returns false
-//!   under backpressure; a drain event comes back through the queue.
+//! - JS → Rust: one synchronous call per response part (`NativeServer.send`): the head as a
+//!   status and a flat list of header names and values, which the protocol encodes straight
+//!   into the connection's write buffer; false under backpressure, and a drain event comes back
+//!   through the queue.
 
 #![deny(clippy::all)]
 
-mod conn;
+mod driver;
 mod events;
-mod http_conn;
+mod fcgi_wire;
+mod head;
+mod http_wire;
 mod output;
 mod server;
 mod socket;
@@ -23,13 +35,16 @@ use std::time::Duration;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 
-use crate::output::Body;
-use napi::JsString;
 use napi_derive::napi;
 use tokio::runtime::Runtime;
 
+use crate::driver::{AnyConn, Part};
 use crate::events::{lock, Events};
-use crate::server::{AnyConn, BoundAddress, Opts, Shared};
+use crate::head::with_head;
+use crate::output::Body;
+use crate::server::{BoundAddress, Opts, Shared};
+
+pub use crate::events::{AbortReason, ArgFlag, EventKind, LogLevel, RoleCode};
 
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
 
@@ -72,9 +87,6 @@ pub struct NativeOptions {
     pub params_timeout: f64,
     pub idle_timeout: f64,
     pub allowed_addresses: Vec<String>,
-    /// The complete CGI answer (head and body) for 413, encoded by the API layer (the 431
-    /// comes from fcgi-proto, which writes the same bytes).
-    pub body_too_large: Buffer,
 }
 
 #[napi(object)]
@@ -160,7 +172,6 @@ impl NativeServer {
             params_timeout: millis(options.params_timeout),
             idle_timeout: millis(options.idle_timeout),
             allowed: options.allowed_addresses,
-            body_too_large: options.body_too_large.to_vec(),
             panic_param: std::env::var("FCGI_NATIVE_PANIC_PARAM")
                 .ok()
                 .filter(|name| !name.is_empty())
@@ -204,19 +215,21 @@ impl NativeServer {
         }
     }
 
-    /// One part of a response: `head` is the CGI head as latin1 text (first call only;
-    /// HTTP: the status, then one `name: value` per line), `body` a chunk, `end` ends the
-    /// request. Returns false when the caller should wait
-    /// for the drain event. A handle that is no longer active is ignored (returns true).
+    /// One part of a response: the head (first call only: `status` and `headers`, a flat list
+    /// of names and values as latin1 strings), a body chunk, and whether this ends the request.
+    /// Returns false when the caller should wait for the drain event. A handle that is no
+    /// longer active is ignored (returns true).
     #[napi(catch_unwind)]
     pub fn send(
         &self,
         handle: u32,
-        head: Option<JsString>,
+        status: Option<u32>,
+        #[napi(ts_arg_type = "Array<string> | undefined | null")] headers: Option<Array>,
         body: Option<BufferSlice>,
         end: bool,
     ) -> Result<bool> {
-        self.send_body(handle, head, body.as_ref().map(|b| Body::Copy(b)), end)
+        let body = body.as_ref().map(|b| Body::Copy(b));
+        self.send_body(handle, status, headers, body, end)
     }
 
     /// `send` for a large body (the adapter uses it from 32 KiB on): the body is not copied but
@@ -226,31 +239,47 @@ impl NativeServer {
     pub fn send_held(
         &self,
         handle: u32,
-        head: Option<JsString>,
+        status: Option<u32>,
+        #[napi(ts_arg_type = "Array<string> | undefined | null")] headers: Option<Array>,
         body: Buffer,
         end: bool,
     ) -> Result<bool> {
-        self.send_body(handle, head, Some(Body::Hold(Arc::new(body))), end)
+        let body = Some(Body::Hold(Arc::new(body)));
+        self.send_body(handle, status, headers, body, end)
     }
 
     fn send_body(
         &self,
         handle: u32,
-        head: Option<JsString>,
+        status: Option<u32>,
+        headers: Option<Array>,
         body: Option<Body<'_>>,
         end: bool,
     ) -> Result<bool> {
         let Some((conn, id)) = self.lookup(handle) else {
             return Ok(true);
         };
-        let head = match head {
-            Some(h) => Some(h.into_latin1()?),
-            None => None,
+        let Some(status) = status else {
+            let head = None;
+            return Ok(conn.send(Part {
+                handle,
+                req: id,
+                head,
+                body,
+                end,
+            }));
         };
-        let head_bytes = head.as_ref().map(|h| h.as_slice());
-        Ok(match conn {
-            AnyConn::Fcgi(c) => c.send(handle, id, head_bytes, body, end),
-            AnyConn::Http(c) => c.send(handle, head_bytes, body, end),
+        // the API layer allows 100-999 (else a RangeError in the handler)
+        let status = u16::try_from(status).unwrap_or(500);
+        with_head(status, headers.as_ref(), |head| {
+            let head = Some(head);
+            conn.send(Part {
+                handle,
+                req: id,
+                head,
+                body,
+                end,
+            })
         })
     }
 
@@ -267,7 +296,7 @@ impl NativeServer {
     /// FCGI_STDERR for a request (HTTP: the adapter logs stderr itself).
     #[napi(catch_unwind)]
     pub fn stderr(&self, handle: u32, chunk: BufferSlice) {
-        if let Some((AnyConn::Fcgi(conn), id)) = self.lookup(handle) {
+        if let Some((conn, id)) = self.lookup(handle) {
             conn.stderr(handle, id, &chunk);
         }
     }
@@ -276,34 +305,28 @@ impl NativeServer {
     /// connection closes.
     #[napi(catch_unwind)]
     pub fn cut(&self, handle: u32) {
-        match self.lookup(handle) {
-            Some((AnyConn::Fcgi(conn), id)) => conn.cut(handle, id),
-            Some((AnyConn::Http(conn), _)) => conn.cut(handle),
-            None => {}
+        if let Some((conn, id)) = self.lookup(handle) {
+            conn.cut(handle, id);
         }
     }
 
     /// Stop reading the request's connection until `resume` (its BodyStream is full).
     #[napi(catch_unwind)]
     pub fn pause(&self, handle: u32) {
-        match self.lookup(handle) {
-            Some((AnyConn::Fcgi(conn), id)) => conn.pause(handle, id),
-            Some((AnyConn::Http(conn), _)) => conn.pause(handle),
-            None => {}
+        if let Some((conn, id)) = self.lookup(handle) {
+            conn.set_paused(handle, id, true);
         }
     }
 
     #[napi(catch_unwind)]
     pub fn resume(&self, handle: u32) {
-        match self.lookup(handle) {
-            Some((AnyConn::Fcgi(conn), id)) => conn.resume(handle, id),
-            Some((AnyConn::Http(conn), _)) => conn.resume(handle),
-            None => {}
+        if let Some((conn, id)) = self.lookup(handle) {
+            conn.set_paused(handle, id, false);
         }
     }
 
     /// Graceful close: stop accepting, let connections finish, force them closed after
-    /// `timeout` ms. The `closed` event (kind 9) comes through `on_batch`.
+    /// `timeout` ms. The `Closed` event comes through `on_batch`.
     #[napi(catch_unwind)]
     pub fn close(&self, timeout: f64) {
         self.shared.close(millis(timeout));

@@ -25,7 +25,7 @@ const IOV: usize = 64;
 const KEEP_CAPACITY: usize = 2 << 20;
 
 /// A response body as the JS thread passes it: borrowed for the call (copied), or held (`sendHeld`,
-/// which lib/engines/native/adapter.ts uses for large bodies).
+/// which lib/engines/native/exchange.ts uses for large bodies).
 pub(crate) enum Body<'a> {
     Copy(&'a [u8]),
     Hold(Held),

@@ -12,19 +12,16 @@ use std::time::Duration;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::Notify;
 
-use crate::conn::{self, Conn};
-use crate::events::{lock, AbortReason, Events, Level, EV_CLOSED, EV_LOG};
-use crate::http_conn::{self, HttpConn};
+use crate::driver::{self, AnyConn};
+use crate::events::{lock, AbortReason, Events, LogLevel, EV_CLOSED, EV_LOG};
+use crate::fcgi_wire::FcgiWire;
+use crate::http_wire::HttpWire;
 use crate::socket::Stream;
-
-/// Connections past maxConns are still accepted (to answer FCGI_OVERLOADED) up to this many
-/// more; the js engine's OVERLOAD_SLACK.
-const OVERLOAD_SLACK: usize = 1024;
 
 pub type Waker = Box<dyn Fn() + Send + Sync>;
 
 pub struct Opts {
-    /// Serve HTTP/1.1 (http_conn.rs) instead of FastCGI (conn.rs).
+    /// Serve HTTP/1.1 (http_wire.rs) instead of FastCGI (fcgi_wire.rs).
     pub http: bool,
     /// HTTP: the longest request-target (414).
     pub max_url_bytes: usize,
@@ -37,8 +34,6 @@ pub struct Opts {
     pub params_timeout: Duration,
     pub idle_timeout: Duration,
     pub allowed: Vec<String>,
-    /// The 413 answer the engine gives itself, encoded by the API layer (same bytes as js).
-    pub body_too_large: Vec<u8>,
     /// Fault injection for the tests only: a request whose params contain this name makes its
     /// connection task panic (env FCGI_NATIVE_PANIC_PARAM, read when a server starts). It proves
     /// that a bug in a connection task costs that connection, never the Node process.
@@ -63,51 +58,6 @@ impl Stats {
     }
     pub fn dec(c: &AtomicU64) {
         c.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// A connection of either protocol, as the JS-facing calls and the server see it.
-#[derive(Clone)]
-pub enum AnyConn {
-    Fcgi(Arc<Conn>),
-    Http(Arc<HttpConn>),
-}
-
-impl AnyConn {
-    pub fn id(&self) -> u64 {
-        match self {
-            AnyConn::Fcgi(c) => c.id,
-            AnyConn::Http(c) => c.id,
-        }
-    }
-
-    /// JavaScript took `bytes` of this connection's body chunks off the queue.
-    pub fn credit(&self, bytes: usize) {
-        match self {
-            AnyConn::Fcgi(c) => c.credit(bytes),
-            AnyConn::Http(c) => c.credit(bytes),
-        }
-    }
-
-    pub fn flush(&self) {
-        match self {
-            AnyConn::Fcgi(c) => c.flush(),
-            AnyConn::Http(c) => c.flush(),
-        }
-    }
-
-    pub fn drain_for_close(&self) {
-        match self {
-            AnyConn::Fcgi(c) => c.drain_for_close(),
-            AnyConn::Http(c) => c.drain_for_close(),
-        }
-    }
-
-    pub fn destroy(&self, reason: AbortReason) {
-        match self {
-            AnyConn::Fcgi(c) => c.destroy(reason),
-            AnyConn::Http(c) => c.destroy(reason),
-        }
     }
 }
 
@@ -163,8 +113,19 @@ impl Shared {
         }
     }
 
-    pub fn log(&self, level: Level, msg: &str) {
+    pub fn log(&self, level: LogLevel, msg: &str) {
         self.emit(EV_LOG, level as u32, 0, msg.as_bytes());
+    }
+
+    /// Fault injection (tests only, see `Opts::panic_param`): panics when a request's params
+    /// (FastCGI name-value pairs) hold the configured name.
+    pub fn check_panic_injection(&self, params: &[u8]) {
+        if let Some(name) = &self.opts.panic_param {
+            let injected = fcgi_proto::params::pairs(params)
+                .filter_map(Result::ok)
+                .any(|pair| pair.name == name.as_slice());
+            assert!(!injected, "fault injection: FCGI_NATIVE_PANIC_PARAM");
+        }
     }
 
     pub fn new_handle(&self) -> u32 {
@@ -432,7 +393,7 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: Listener) {
         match accepted {
             Ok((stream, peer)) => on_accept(&shared, stream, peer),
             Err(e) => {
-                shared.log(Level::Error, &format!("listener: {e}"));
+                shared.log(LogLevel::Error, &format!("listener: {e}"));
                 // EMFILE and friends: give the process a moment instead of spinning
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
@@ -468,7 +429,7 @@ fn on_accept(shared: &Arc<Shared>, stream: Stream, peer: Option<IpAddr>) {
     let cap = if shared.opts.http {
         shared.opts.max_conns
     } else {
-        shared.opts.max_conns + OVERLOAD_SLACK
+        shared.opts.max_conns + fcgi_proto::server::OVERLOAD_SLACK
     };
     if shared.closing.load(Ordering::Acquire) || live >= cap {
         return; // dropped: closed at once
@@ -476,7 +437,7 @@ fn on_accept(shared: &Arc<Shared>, stream: Stream, peer: Option<IpAddr>) {
     if let Some(ip) = peer {
         if !allowed(shared, ip) {
             shared.log(
-                Level::Warn,
+                LogLevel::Warn,
                 &format!(
                     "connection from {ip} refused: not in allowedAddresses (FCGI_WEB_SERVER_ADDRS)"
                 ),
@@ -492,20 +453,12 @@ fn on_accept(shared: &Arc<Shared>, stream: Stream, peer: Option<IpAddr>) {
     Stats::inc(&shared.stats.connections_total);
     shared.live_conns.fetch_add(1, Ordering::AcqRel);
     let id = shared.next_conn.fetch_add(1, Ordering::Relaxed);
+    // where a connection is served: the runtime's threads, one task each (driver.rs)
     if shared.opts.http {
-        let conn = Arc::new(HttpConn::new(id, shared.clone()));
-        lock(&shared.conns).insert(id, AnyConn::Http(conn.clone()));
-        if shared.closing.load(Ordering::Acquire) {
-            conn.drain_for_close(); // close() ran between the check above and the insert
-        }
-        http_conn::spawn(conn, stream);
-        return;
+        let wire = HttpWire::new(shared, stream.addrs());
+        driver::start(id, shared, wire, stream);
+    } else {
+        let wire = FcgiWire::new(shared, live >= shared.opts.max_conns);
+        driver::start(id, shared, wire, stream);
     }
-    let overloaded = live >= shared.opts.max_conns;
-    let conn = Arc::new(Conn::new(id, shared.clone(), overloaded));
-    lock(&shared.conns).insert(id, AnyConn::Fcgi(conn.clone()));
-    if shared.closing.load(Ordering::Acquire) {
-        conn.drain_for_close(); // close() ran between the check above and the insert
-    }
-    conn::spawn(conn, stream);
 }

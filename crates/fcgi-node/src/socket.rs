@@ -1,5 +1,4 @@
-//! The connection task's side of a socket, shared by the FastCGI (conn.rs) and HTTP
-//! (http_conn.rs) tasks: the stream, its guard against writes from the JS thread after close,
+//! The connection task's side of a socket, for the driver (driver.rs): the stream, its guard against writes from the JS thread after close,
 //! the write step, waiting for the socket / the JS thread / a deadline, read-buffer room, and
 //! the panic guard that keeps a bug to one connection.
 
@@ -15,7 +14,7 @@ use tokio::net::{TcpStream, UnixStream};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::events::Level;
+use crate::events::LogLevel;
 use crate::output::OutQueue;
 use crate::server::Shared;
 
@@ -79,7 +78,7 @@ pub(crate) enum Wrote {
     Failed(io::Error),
 }
 
-/// Write what the socket takes now of `wq`; shared by the FastCGI and HTTP tasks.
+/// Write what the socket takes now of `wq`.
 pub(crate) fn write_ready(
     stream: &Stream,
     wq: &mut OutQueue,
@@ -109,7 +108,7 @@ pub(crate) fn write_ready(
 pub(crate) fn log_io_error(sh: &Shared, lingering: bool, op: &str, e: &io::Error) {
     if !lingering {
         sh.log(
-            Level::Info,
+            LogLevel::Info,
             &format!("connection error: {op} {}", os_code(e)),
         );
     }
@@ -208,7 +207,7 @@ pub(crate) async fn wait(
             Ok(ready) => Woke::Socket(ready),
             Err(e) => {
                 if !lingering {
-                    sh.log(Level::Info, &format!("connection error: {}", os_code(&e)));
+                    sh.log(LogLevel::Info, &format!("connection error: {}", os_code(&e)));
                 }
                 Woke::Lost
             }

@@ -93,6 +93,35 @@ impl fmt::Display for ProtocolError {
     }
 }
 
+impl ProtocolError {
+    /// The words a server logs for this error before closing: the js engine's
+    /// (lib/engines/js/fcgi-connection.ts), so both engines' logs read the same.
+    pub fn log_message(&self) -> String {
+        match self {
+            Self::UnsupportedVersion { version } => {
+                format!("unsupported FastCGI version {version}")
+            }
+            Self::BodyTooShort { .. }
+            | Self::NullRequestId {
+                record_type: RecordType::BeginRequest,
+            } => "malformed FCGI_BEGIN_REQUEST".into(),
+            Self::NullRequestId { record_type } => {
+                format!("record type {} with request id 0", record_type.as_u8())
+            }
+            Self::ManagementRecordWithId { .. } => "FCGI_GET_VALUES with a request id".into(),
+            Self::DuplicateRequestId { request_id } => {
+                format!("FCGI_BEGIN_REQUEST for active request {request_id}")
+            }
+            Self::UnexpectedRecordType { record_type, .. } => format!(
+                "record type {} is only sent by applications",
+                record_type.as_u8()
+            ),
+            Self::MalformedParams { .. } => "name-value pair runs past the params".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
 impl std::error::Error for ProtocolError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {

@@ -91,6 +91,6 @@ pub use error::ProtocolError;
 pub use params::{Pair, ParamsError};
 pub use record::{ProtocolStatus, RecordHeader, RecordType, Role};
 pub use server::{
-    Event, Refusal, RequestState, ServerConfig, ServerConnection, OVERLOADED_AUTHORIZER_RESPONSE,
-    PARAMS_TOO_LARGE_RESPONSE,
+    body_too_large_message, Event, Refusal, RequestState, ServerConfig, ServerConnection,
+    BODY_TOO_LARGE_RESPONSE, OVERLOADED_AUTHORIZER_RESPONSE, PARAMS_TOO_LARGE_RESPONSE,
 };

@@ -16,8 +16,12 @@ mod event;
 mod replies;
 
 pub use config::ServerConfig;
+pub use config::OVERLOAD_SLACK;
+pub use event::body_too_large_message;
 pub use event::{Event, Refusal, RequestState};
-pub use replies::{OVERLOADED_AUTHORIZER_RESPONSE, PARAMS_TOO_LARGE_RESPONSE};
+pub use replies::{
+    BODY_TOO_LARGE_RESPONSE, OVERLOADED_AUTHORIZER_RESPONSE, PARAMS_TOO_LARGE_RESPONSE,
+};
 
 use crate::decoder::{decode_header, record_after_header, Decoded, Record, Step};
 use crate::encoder::{self, end_request, end_sequence, unknown_type};
@@ -215,6 +219,7 @@ impl ServerConnection {
                 // "STDIN for an Authorizer, DATA for a Responder or Authorizer:
                 // ignored: those streams are empty from BEGIN_REQUEST on"
                 stdin_ended: role == Role::Authorizer,
+                stdin_bytes: 0,
                 data_ended: role != Role::Filter,
                 aborted: false,
                 stderr_written: false,
@@ -260,7 +265,11 @@ impl ServerConnection {
             // "params bytes > maxParamsBytes: ... STDOUT Status: 431", checked
             // while gathering so an endless stream is cut off at the limit.
             if request.params.push(content, max_bytes).is_err() {
-                return Ok(Some(self.refuse_params(index, out)));
+                return Ok(Some(self.refuse_params(
+                    index,
+                    Refusal::ParamsTooLarge,
+                    out,
+                )));
             }
             request.state.params_bytes = request.params.len();
             return Ok(None);
@@ -271,7 +280,9 @@ impl ServerConnection {
         // order and the walk stops at the limit, as the js engine does.
         let count = match params::count_pairs(&buffer, max_params) {
             Ok(PairCount::Within(count)) => count,
-            Ok(PairCount::OverLimit) => return Ok(Some(self.refuse_params(index, out))),
+            Ok(PairCount::OverLimit) => {
+                return Ok(Some(self.refuse_params(index, Refusal::TooManyParams, out)))
+            }
             Err(error) => {
                 return Err(ProtocolError::MalformedParams {
                     request_id: id,
@@ -292,12 +303,17 @@ impl ServerConnection {
     /// END_REQUEST(app 0, REQUEST_COMPLETE); the rest of that request's
     /// records are ignored" — by freeing the id, since records for free ids
     /// are ignored anyway, and END_REQUEST lets the front end reuse it.
-    fn refuse_params(&mut self, index: usize, out: &mut Vec<u8>) -> Event<'static> {
+    fn refuse_params(
+        &mut self,
+        index: usize,
+        reason: Refusal,
+        out: &mut Vec<u8>,
+    ) -> Event<'static> {
         let state = self.active.swap_remove(index).state;
         replies::params_too_large(out, state.id);
         Event::Refused {
             id: state.id,
-            reason: Refusal::ParamsTooLarge,
+            reason,
             keep_conn: state.keep_conn,
         }
     }
@@ -308,6 +324,7 @@ impl ServerConnection {
     /// Records after a stream's empty record are ignored too, and so are the
     /// streams a role does not have (they start out ended).
     fn body<'a>(&mut self, id: u16, chunk: &'a [u8], body: Body) -> Option<Event<'a>> {
+        let max_body_bytes = self.config.max_body_bytes;
         let state = &mut self.get_mut(id)?.state;
         let ended = match body {
             Body::Stdin => &mut state.stdin_ended,
@@ -318,6 +335,13 @@ impl ServerConnection {
         }
         if chunk.is_empty() {
             *ended = true;
+        } else if let Body::Stdin = body {
+            // "body > maxBodyBytes: 413 (or the stream is cut if the response started)"
+            state.stdin_bytes += chunk.len() as u64;
+            if state.stdin_bytes > max_body_bytes {
+                state.stdin_ended = true;
+                return Some(Event::BodyTooLarge { id });
+            }
         }
         Some(match (body, chunk.is_empty()) {
             (Body::Stdin, false) => Event::Stdin { id, chunk },
@@ -364,6 +388,24 @@ impl ServerConnection {
         let state = self.release(id)?;
         end_sequence(out, id, app_status, state.stderr_written);
         Some(state)
+    }
+
+    /// Answers a request whose body passed `max_body_bytes`
+    /// ([`Event::BodyTooLarge`]): the 413 response ([`BODY_TOO_LARGE_RESPONSE`])
+    /// and END_REQUEST(0) when no response started, else the response is cut
+    /// (END_REQUEST(1)). Frees the id, like [`end_request`](Self::end_request).
+    pub fn refuse_body(
+        &mut self,
+        id: u16,
+        response_started: bool,
+        out: &mut Vec<u8>,
+    ) -> Option<RequestState> {
+        if response_started {
+            return self.end_request(id, 1, out);
+        }
+        self.index_of(id)?;
+        encoder::stdout(out, id, BODY_TOO_LARGE_RESPONSE);
+        self.end_request(id, 0, out)
     }
 
     /// Frees an active id without writing anything, for callers that encode

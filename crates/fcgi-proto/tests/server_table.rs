@@ -6,7 +6,7 @@ mod common;
 use common::{begin, end_request_body, params, records, App, Ev, Harness};
 use fcgi_proto::record::{FCGI_MAX_CONNS, FCGI_MAX_REQS, FCGI_MPXS_CONNS};
 use fcgi_proto::{
-    encoder, ProtocolError, RecordType, Refusal, Role, ServerConfig,
+    encoder, ProtocolError, RecordType, Refusal, Role, ServerConfig, BODY_TOO_LARGE_RESPONSE,
     OVERLOADED_AUTHORIZER_RESPONSE, PARAMS_TOO_LARGE_RESPONSE,
 };
 
@@ -499,13 +499,13 @@ fn limited(max_params_bytes: usize, max_params: usize) -> Harness {
     Harness::new(config, App::Passive)
 }
 
-fn expect_431(h: &Harness, id: u16, keep_conn: bool) {
+fn expect_431(h: &Harness, id: u16, keep_conn: bool, reason: Refusal) {
     assert_eq!(h.error, None);
     assert_eq!(
         h.events,
         [
             Ev::Begin(id, Role::Responder, keep_conn),
-            Ev::Refused(id, Refusal::ParamsTooLarge, keep_conn)
+            Ev::Refused(id, reason, keep_conn)
         ]
     );
     assert_eq!(
@@ -541,7 +541,7 @@ fn params_over_the_byte_limit_get_431() {
         let mut h = limited(limit, 1000);
         h.push(&input);
         if refused {
-            expect_431(&h, 1, false);
+            expect_431(&h, 1, false, Refusal::ParamsTooLarge);
         } else {
             assert_eq!(h.events[1], Ev::ParamsDone(1, encoded_pairs(pairs), 1));
         }
@@ -558,7 +558,7 @@ fn byte_limit_is_checked_while_gathering() {
     }
     let mut h = limited(95, 1000);
     h.push(&input);
-    expect_431(&h, 1, true);
+    expect_431(&h, 1, true, Refusal::ParamsTooLarge);
 }
 
 #[test]
@@ -584,7 +584,7 @@ fn too_many_params_get_431() {
         let mut h = limited(1 << 20, max);
         h.push(&input);
         if refused {
-            expect_431(&h, 1, true);
+            expect_431(&h, 1, true, Refusal::TooManyParams);
         } else {
             assert_eq!(h.events[1], Ev::ParamsDone(1, encoded_pairs(&pairs), 11));
         }
@@ -645,7 +645,7 @@ fn pairs_are_checked_in_order_up_to_the_limit() {
         Some(ProtocolError::MalformedParams { .. })
     ));
     // The limit comes first (as in the js engine's decodePairs): 431.
-    expect_431(&run(1), 1, true);
+    expect_431(&run(1), 1, true, Refusal::TooManyParams);
 }
 
 #[test]
@@ -987,5 +987,105 @@ fn padding_of_any_length_is_skipped() {
             [Ev::Stdin(1, b"hi".to_vec()), Ev::StdinEnd(1)],
             "padding {padding}"
         );
+    }
+}
+
+// --- body > maxBodyBytes: 413 (or the stream is cut if the response started)
+
+fn body_limited(max_body_bytes: u64) -> Harness {
+    let config = ServerConfig {
+        max_body_bytes,
+        ..ServerConfig::default()
+    };
+    Harness::new(config, App::Passive)
+}
+
+#[test]
+fn a_body_past_the_limit_is_reported_once_and_the_rest_ignored() {
+    let mut input = Vec::new();
+    begin(&mut input, 1, 1, true);
+    params(&mut input, 1, GET);
+    encoder::stdin(&mut input, 1, b"12345");
+    encoder::stdin(&mut input, 1, b"6");
+    encoder::stdin(&mut input, 1, b"more");
+    encoder::stream_end(&mut input, RecordType::Stdin, 1);
+    let mut h = body_limited(5);
+    h.push(&input);
+    assert_eq!(h.error, None);
+    assert_eq!(
+        h.events[2..],
+        [Ev::Stdin(1, b"12345".to_vec()), Ev::BodyTooLarge(1)]
+    );
+    assert_eq!(h.conn.request(1).unwrap().stdin_bytes, 6);
+}
+
+#[test]
+fn refuse_body_answers_413_before_the_response_and_cuts_after() {
+    for started in [false, true] {
+        let mut input = Vec::new();
+        begin(&mut input, 1, 1, true);
+        params(&mut input, 1, GET);
+        encoder::stdin(&mut input, 1, b"12");
+        let mut h = body_limited(1);
+        h.push(&input);
+        assert_eq!(h.events.last(), Some(&Ev::BodyTooLarge(1)));
+        let mut out = Vec::new();
+        let state = h.conn.refuse_body(1, started, &mut out).unwrap();
+        assert!(state.keep_conn);
+        assert!(h.conn.is_idle());
+        let mut want = Vec::new();
+        if !started {
+            encoder::stdout(&mut want, 1, BODY_TOO_LARGE_RESPONSE);
+        }
+        encoder::end_sequence(&mut want, 1, started as u32, false);
+        assert_eq!(out, want);
+        assert_eq!(h.conn.refuse_body(1, started, &mut out), None);
+    }
+}
+
+#[test]
+fn refusals_say_which_limit_in_the_log() {
+    assert_eq!(
+        Refusal::ParamsTooLarge.log_message(3).as_deref(),
+        Some("request 3: params larger than maxParamsBytes, answered 431")
+    );
+    assert_eq!(
+        Refusal::TooManyParams.log_message(3).as_deref(),
+        Some("request 3: more params than maxParams, answered 431")
+    );
+    assert_eq!(Refusal::Overloaded.log_message(3), None);
+    assert!(Refusal::TooManyParams.after_begin() && !Refusal::Overloaded.after_begin());
+    assert_eq!(
+        fcgi_proto::body_too_large_message(2),
+        "request 2: body larger than maxBodyBytes, answered 413"
+    );
+}
+
+#[test]
+fn fatal_errors_are_logged_in_the_js_engine_words() {
+    let cases = [
+        (
+            ProtocolError::UnsupportedVersion { version: 2 },
+            "unsupported FastCGI version 2",
+        ),
+        (
+            ProtocolError::NullRequestId {
+                record_type: RecordType::BeginRequest,
+            },
+            "malformed FCGI_BEGIN_REQUEST",
+        ),
+        (
+            ProtocolError::NullRequestId {
+                record_type: RecordType::Stdin,
+            },
+            "record type 5 with request id 0",
+        ),
+        (
+            ProtocolError::DuplicateRequestId { request_id: 4 },
+            "FCGI_BEGIN_REQUEST for active request 4",
+        ),
+    ];
+    for (error, words) in cases {
+        assert_eq!(error.log_message(), words);
     }
 }

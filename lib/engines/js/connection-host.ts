@@ -7,7 +7,5 @@ export interface ConnectionHost {
   readonly stats: ServerStats
   readonly onExchange: ExchangeHandler
   log(level: LogLevel, message: string): void
-  /** A request ended (its END_REQUEST went out or it was aborted). */
-  requestFinished(): void
   connectionClosed(conn: { activeRequests: number }): void
 }

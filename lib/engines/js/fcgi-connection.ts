@@ -16,7 +16,7 @@ import {
   pushRecord,
   pushStream,
 } from '../../fastcgi/codec.ts'
-import { cgiErrorResponse, encodeCgiHead } from '../../fastcgi/head.ts'
+import { cgiErrorResponse, encodeCgiHead, INLINE_BODY_LIMIT } from '../../fastcgi/head.ts'
 import type { Role } from '../../types.ts'
 import type { ConnectionHost } from './connection-host.ts'
 
@@ -284,7 +284,7 @@ export class FcgiConnection {
           req.headSent = true
           const h = encodeCgiHead(head)
           // small bodies share the head's record
-          if (body && body.length < 16384) pushStream(out, Type.Stdout, req.id, Buffer.concat([h, body]))
+          if (body && body.length < INLINE_BODY_LIMIT) pushStream(out, Type.Stdout, req.id, Buffer.concat([h, body]))
           else {
             pushStream(out, Type.Stdout, req.id, h)
             if (body) pushStream(out, Type.Stdout, req.id, body)
@@ -325,7 +325,6 @@ export class FcgiConnection {
     })
     if (!req.keepConn) this.closeWhenIdle = true
     this.maybeClose()
-    this.host.requestFinished()
   }
 
   private writeRecords(build: (out: Buffer[]) => void): boolean {
@@ -401,7 +400,6 @@ export class FcgiConnection {
       if (req.dispatched) this.host.stats.requestsActive--
       this.requests.delete(req.id)
     }
-    this.host.requestFinished()
   }
 
   private onClose(): void {

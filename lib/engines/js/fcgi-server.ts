@@ -8,7 +8,8 @@ import { addressOf, listen } from './listen.ts'
 import { newStats } from '../../stats.ts'
 import { closeGracefully } from './close.ts'
 
-/** Connections past maxConns are still accepted (to answer FCGI_OVERLOADED) up to this many more. */
+/** Connections past maxConns are still accepted (to answer FCGI_OVERLOADED) up to this many more;
+ * the native engine's is fcgi-proto's OVERLOAD_SLACK (crates/fcgi-proto/src/server/config.rs). */
 export const OVERLOAD_SLACK = 1024
 
 export async function serveFcgiJs(options: ResolvedOptions, onExchange: ExchangeHandler): Promise<EngineServer> {
@@ -21,7 +22,6 @@ export async function serveFcgiJs(options: ResolvedOptions, onExchange: Exchange
     stats,
     onExchange,
     log: options.logger,
-    requestFinished: () => {},
     connectionClosed: (conn) => {
       conns.delete(conn as FcgiConnection)
       stats.connections--

@@ -5,7 +5,6 @@ import { serveHttpJs } from './http-server.ts'
 
 export const jsEngine: Engine = {
   name: 'js',
-  protocols: ['fcgi', 'http'],
   serve(protocol, options, onExchange) {
     return protocol === 'fcgi' ? serveFcgiJs(options, onExchange) : serveHttpJs(options, onExchange)
   },

@@ -6,7 +6,8 @@
 // deep, so the same relative path reaches the loader from the sources and from the build.
 import { createRequire } from 'node:module'
 import type { Engine } from '../../engine.ts'
-import { createNativeEngine, type NativeBinding } from './adapter.ts'
+import type { NativeBinding } from './binding.ts'
+import { createNativeEngine } from './engine.ts'
 
 let loaded: Engine | Error | null = null
 
@@ -14,7 +15,7 @@ export function loadNativeEngine(): Engine | Error {
   if (loaded) return loaded
   try {
     const require = createRequire(import.meta.url)
-    const binding = require('../../../native/index.cjs') as NativeBinding
+    const binding: NativeBinding = require('../../../native/index.cjs')
     if (typeof binding?.NativeServer !== 'function') throw new Error('the addon does not export NativeServer')
     loaded = createNativeEngine(binding)
   } catch (err) {

@@ -35,6 +35,10 @@ pub enum Event<'a> {
     /// ABORT_REQUEST for an active request (reported once). Abort its signal
     /// and end it: `end_request(id, 1, out)`, cutting any response in progress.
     Abort { id: u16 },
+    /// The request's STDIN passed `max_body_bytes` (its later STDIN records
+    /// are ignored). The request stays active: abort its handler, then
+    /// answer with [`refuse_body`](super::ServerConnection::refuse_body).
+    BodyTooLarge { id: u16 },
     /// The connection answered a request on its own, with END_REQUEST already
     /// in `out`; the id is free. Flush, and close after it if `!keep_conn`.
     Refused {
@@ -51,12 +55,38 @@ pub enum Refusal {
     UnknownRole { role: u16 },
     /// END_REQUEST(0, OVERLOADED); no `BeginRequest` event came before.
     Overloaded,
-    /// Params over `max_params_bytes` (the record that passed the limit was
-    /// a non-empty PARAMS) or `max_params` (checked at the empty PARAMS
-    /// record): a 431 response ([`PARAMS_TOO_LARGE_RESPONSE`](super::PARAMS_TOO_LARGE_RESPONSE)) and
+    /// Params over `max_params_bytes`, checked while they arrive: a 431
+    /// response ([`PARAMS_TOO_LARGE_RESPONSE`](super::PARAMS_TOO_LARGE_RESPONSE)) and
     /// END_REQUEST(0, REQUEST_COMPLETE). `BeginRequest` (and possibly early
     /// `Stdin`) came before: drop what was gathered for the id.
     ParamsTooLarge,
+    /// More pairs than `max_params`, checked at the empty PARAMS record: the
+    /// same answer as `ParamsTooLarge`.
+    TooManyParams,
+}
+
+impl Refusal {
+    /// Whether a `BeginRequest` event announced the request before it was
+    /// refused (the caller then forgets what it holds for the id).
+    pub fn after_begin(&self) -> bool {
+        matches!(self, Self::ParamsTooLarge | Self::TooManyParams)
+    }
+
+    /// The log line for a refusal worth logging (both engines log the same
+    /// words, which name the API's options); `None` for the quiet ones.
+    pub fn log_message(&self, id: u16) -> Option<String> {
+        let why = match self {
+            Self::ParamsTooLarge => "params larger than maxParamsBytes",
+            Self::TooManyParams => "more params than maxParams",
+            Self::UnknownRole { .. } | Self::Overloaded => return None,
+        };
+        Some(format!("request {id}: {why}, answered 431"))
+    }
+}
+
+/// The log line for [`Event::BodyTooLarge`] (the js engine's words).
+pub fn body_too_large_message(id: u16) -> String {
+    format!("request {id}: body larger than maxBodyBytes, answered 413")
 }
 
 /// What the connection knows about one active request.
@@ -70,6 +100,8 @@ pub struct RequestState {
     /// PARAMS bytes gathered so far (0 once done).
     pub params_bytes: usize,
     pub stdin_ended: bool,
+    /// STDIN bytes received so far.
+    pub stdin_bytes: u64,
     pub data_ended: bool,
     pub aborted: bool,
     /// Something was written with `write_stderr`, so the end sequence

@@ -23,6 +23,13 @@ Content-Type: text/plain; charset=utf-8\r\n\
 \r\n\
 Service Unavailable\n";
 
+/// STDOUT content sent when a request's body passes `max_body_bytes` before its response
+/// started: the js engine's `cgiErrorResponse(413)`.
+pub const BODY_TOO_LARGE_RESPONSE: &[u8] = b"Status: 413 Payload Too Large\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+\r\n\
+Payload Too Large\n";
+
 /// "STDOUT `Status: 431` response + END_REQUEST(app 0, REQUEST_COMPLETE)".
 pub(super) fn params_too_large(out: &mut Vec<u8>, id: u16) {
     encoder::stdout(out, id, PARAMS_TOO_LARGE_RESPONSE);

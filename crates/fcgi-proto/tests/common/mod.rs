@@ -18,6 +18,7 @@ pub enum Ev {
     DataEnd(u16),
     Abort(u16),
     Refused(u16, Refusal, bool),
+    BodyTooLarge(u16),
 }
 
 impl From<Event<'_>> for Ev {
@@ -34,6 +35,7 @@ impl From<Event<'_>> for Ev {
             Event::Data { id, chunk } => Ev::Data(id, chunk.to_vec()),
             Event::DataEnd { id } => Ev::DataEnd(id),
             Event::Abort { id } => Ev::Abort(id),
+            Event::BodyTooLarge { id } => Ev::BodyTooLarge(id),
             Event::Refused {
                 id,
                 reason,
