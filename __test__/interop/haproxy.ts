@@ -14,10 +14,10 @@ export interface HaproxyOptions {
   mpxs: boolean
 }
 
-export async function startHaproxy(o: HaproxyOptions): Promise<FrontEnd> {
-  const dir = tempDir('haproxy')
-  const port = await freePort()
-  const conf = `
+/** The global and defaults sections every HAProxy config here starts with: pid file in `dir`,
+ * the log (and the back end's FCGI_STDERR) on stdout, HTTP mode. */
+export function haproxyPreamble(dir: string, timeouts: { connect: string; server: string }): string {
+  return `
 global
   pidfile ${dir}/haproxy.pid
   log stdout format raw local0 info
@@ -28,11 +28,17 @@ defaults
   log global
   option httplog
   option dontlog-normal
-  timeout connect 2s
+  timeout connect ${timeouts.connect}
   timeout client 30s
-  timeout server 20s
+  timeout server ${timeouts.server}
   timeout http-request 30s
+`
+}
 
+export async function startHaproxy(o: HaproxyOptions): Promise<FrontEnd> {
+  const dir = tempDir('haproxy')
+  const port = await freePort()
+  const conf = `${haproxyPreamble(dir, { connect: '2s', server: '20s' })}
 fcgi-app app
   log-stderr global
   docroot ${dir}

@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import type { EngineName } from 'fcgi'
 import { forEachEngine } from '../helpers/engines.ts'
+import { haproxyPreamble } from './haproxy.ts'
 import { missing, sleep, tempDir, which } from './harness.ts'
 import { createLab, netnsMissing, spawnIn, waitForUnixSocket, type Lab, type NsProcess } from './netns.ts'
 
@@ -58,22 +59,7 @@ http {
 
 function haproxyConf(dir: string, lab: Lab): string {
   const servers = lab.hosts.map((h, i) => `server h${i + 1} ${h.addr}:${PORT} proto fcgi check inter 300ms fall 1 rise 2`).join('\n  ')
-  return `
-global
-  pidfile ${dir}/haproxy.pid
-  log stdout format raw local0 info
-  maxconn 1000
-
-defaults
-  mode http
-  log global
-  option httplog
-  option dontlog-normal
-  timeout connect 1s
-  timeout client 30s
-  timeout server 10s
-  timeout http-request 30s
-
+  return `${haproxyPreamble(dir, { connect: '1s', server: '10s' })}
 fcgi-app app
   log-stderr global
   docroot ${dir}
