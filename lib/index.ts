@@ -29,6 +29,7 @@ export type {
   StatusOptions,
 } from './types.ts'
 export { fastcgi, type FastcgiApp, type FastcgiOptions } from './cgi/fastcgi.ts'
+export type { AppOptions } from './serve-app.ts'
 export type { CgiScript, CgiScriptContext, CgiStdin } from './cgi/script.ts'
 export type { SocketPermissions } from './socket-permissions.ts'
 export { cgiHandler, type CgiProgramOptions } from './cgi/program.ts'

@@ -5,6 +5,7 @@ import { serveFcgi, serveHttp } from './server.ts'
 import type { FetchHandler, Handler, ListenOption, Server, ServeOptions } from './types.ts'
 
 export type App = { handler: Handler } | { fetch: FetchHandler }
+/** Everything serveFcgi/serveHttp take but the handler: how a command-line app is served. */
 export type AppOptions = Omit<ServeOptions, 'handler' | 'fetch'>
 
 /** The FastCGI server first, then (with `http`) the HTTP one with the same engine choice and
