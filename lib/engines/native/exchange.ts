@@ -19,11 +19,13 @@ export interface ServerHost {
   scheduleFlush(): void
 }
 
-/** The head as it crosses: the status and a flat list of header names and values. */
-function flatHeaders(head: ResponseHead): string[] {
-  const flat: string[] = []
-  for (const [name, value] of head.headers) flat.push(name, value)
-  return flat
+/** The headers as they cross (crates/fcgi-node/src/head.rs): one latin1 string, each name and
+ * value followed by a NUL, which no valid header holds (lib/response.ts checks them); one
+ * string is one N-API call where a list took one per string. */
+function headerFields(head: ResponseHead): string {
+  let fields = ''
+  for (const [name, value] of head.headers) fields += name + '\0' + value + '\0'
+  return fields
 }
 
 /** The binding takes Buffers: a Uint8Array is viewed as one, not copied. */
@@ -152,7 +154,7 @@ export class NativeExchange implements Exchange, ResponseSink {
   send(head: ResponseHead | null, body: Uint8Array | null, end: boolean): boolean {
     if (this.done) return true // aborted or cut: the response goes nowhere
     const status = head ? head.status : null
-    const headers = head ? flatHeaders(head) : null
+    const headers = head ? headerFields(head) : null
     // a large body is held by the native side until written instead of copied (see
     // crates/fcgi-node/src/output.rs); below HOLD_MIN the copy is cheaper than the reference
     const ok =
