@@ -2,7 +2,7 @@
 // which answers through one synchronous native call per response part.
 import { BodyStream } from '../../body.ts'
 import type { Exchange, Protocol, ResponseHead, ResponseSink } from '../../engine.ts'
-import { decodeAsciiPairs, decodePairs, findAsciiParam } from '../../fastcgi/codec.ts'
+import { decodeAsciiPairs, decodePairs, findAsciiParams } from '../../fastcgi/codec.ts'
 import type { Logger, Role } from '../../types.ts'
 import type { NativeServerHandle } from './binding.ts'
 
@@ -45,6 +45,7 @@ export class NativeExchange implements Exchange, ResponseSink {
   private needDrain = false
   private drainWaiters: (() => void)[] | null = null
   private decoded: Record<string, string> | null = null
+  private methodAndUri: [method: string | undefined, uri: string | undefined] | null = null
 
   constructor(
     private readonly host: ServerHost,
@@ -79,13 +80,14 @@ export class NativeExchange implements Exchange, ResponseSink {
   /** REQUEST_METHOD without building `params` (ASCII params only; else the API reads params). */
   get method(): string | undefined {
     if (this.decoded || !this.ascii) return this.decoded?.REQUEST_METHOD || undefined
-    return findAsciiParam(this.raw, 'REQUEST_METHOD')
+    return (this.methodAndUri ??= findAsciiParams(this.raw, 'REQUEST_METHOD', 'REQUEST_URI'))[0]
   }
 
-  /** REQUEST_URI without building `params`, as `method`. */
+  /** REQUEST_URI without building `params`, as `method` (one walk finds both: the API reads
+   * `method` for every request and most handlers read `url`). */
   get uri(): string | undefined {
     if (this.decoded || !this.ascii) return this.decoded?.REQUEST_URI || undefined
-    return findAsciiParam(this.raw, 'REQUEST_URI')
+    return (this.methodAndUri ??= findAsciiParams(this.raw, 'REQUEST_METHOD', 'REQUEST_URI'))[1]
   }
 
   get params(): Record<string, string> {
