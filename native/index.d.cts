@@ -18,18 +18,18 @@ export declare class NativeServer {
   constructor(options: NativeOptions, onBatch: (arg: Buffer) => void)
   get address(): NativeAddress
   /**
-   * One part of a response: the head (first call only: `status` and `headers`, a flat list
-   * of names and values as latin1 strings), a body chunk, and whether this ends the request.
+   * One part of a response: the head (first call only: `status` and `headers`, the names
+   * and values as one latin1 string, each followed by a NUL), a body chunk, and whether this ends the request.
    * Returns false when the caller should wait for the drain event. A handle that is no
    * longer active is ignored (returns true).
    */
-  send(handle: number, status: number | undefined | null, headers: Array<string> | undefined | null, body: Buffer | undefined | null, end: boolean): boolean
+  send(handle: number, status: number | undefined | null, headers: string | undefined | null, body: Buffer | undefined | null, end: boolean): boolean
   /**
    * `send` for a large body (the adapter uses it from 32 KiB on): the body is not copied but
    * held by reference until the socket took it, as node:net does with `socket.write`; the
    * caller must not modify it meanwhile.
    */
-  sendHeld(handle: number, status: number | undefined | null, headers: Array<string> | undefined | null, body: Buffer, end: boolean): boolean
+  sendHeld(handle: number, status: number | undefined | null, headers: string | undefined | null, body: Buffer, end: boolean): boolean
   /**
    * Wake the connections that `send`, `stderr` or `cut` gave output since the last
    * flush. JavaScript calls it once per batch of responses (a microtask).

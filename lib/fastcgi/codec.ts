@@ -214,31 +214,38 @@ export function decodeAsciiPairs(buf: Buffer): Record<string, string> {
   return out
 }
 
-/** The value of `name` in validated ASCII params (the last pair of that name, as
- * decodeAsciiPairs keeps), read without decoding the others: `req.method` and `req.url` of a
- * request whose params nobody reads cost a walk over the lengths. Empty values count as absent
- * (the API falls back). */
-export function findAsciiParam(buf: Buffer, name: string): string | undefined {
+/** The values of `a` and `b` in validated ASCII params (the last pair of each name, as
+ * decodeAsciiPairs keeps), read in one walk over the lengths without decoding the others:
+ * `req.method` and `req.url` of a request whose params nobody reads cost that walk. Empty
+ * values count as absent (the API falls back). */
+export function findAsciiParams(buf: Buffer, a: string, b: string): [a: string | undefined, b: string | undefined] {
   const end = buf.length
   let off = 0
-  let at = -1
-  let len = 0
+  let aAt = -1
+  let aLen = 0
+  let bAt = -1
+  let bLen = 0
   while (off < end) {
     const nlen = lenAt(buf, off)
     off += lenSize(buf, off)
     const vlen = lenAt(buf, off)
     off += lenSize(buf, off)
-    if (nlen === name.length) {
-      let i = 0
-      while (i < nlen && buf[off + i] === name.charCodeAt(i)) i++
-      if (i === nlen) {
-        at = off + nlen
-        len = vlen
-      }
+    if (nlen === a.length && nameIs(buf, off, a)) {
+      aAt = off + nlen
+      aLen = vlen
+    } else if (nlen === b.length && nameIs(buf, off, b)) {
+      bAt = off + nlen
+      bLen = vlen
     }
     off += nlen + vlen
   }
-  return len === 0 ? undefined : buf.latin1Slice(at, at + len)
+  return [aLen === 0 ? undefined : buf.latin1Slice(aAt, aAt + aLen), bLen === 0 ? undefined : buf.latin1Slice(bAt, bAt + bLen)]
+}
+
+/** Whether the bytes at `off` spell `name` (ASCII). */
+function nameIs(buf: Buffer, off: number, name: string): boolean {
+  for (let i = 0; i < name.length; i++) if (buf[off + i] !== name.charCodeAt(i)) return false
+  return true
 }
 
 declare module 'node:buffer' {

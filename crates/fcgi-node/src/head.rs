@@ -1,67 +1,53 @@
-//! A response head as it crosses from JavaScript: the status and a flat list of header names and
-//! values (strings whose characters are latin1, validated by the API layer), copied into one
-//! buffer per call with one N-API call per string.
+//! A response head as it crosses from JavaScript: the status as a number and the header names
+//! and values as ONE latin1 string, each name and each value followed by a NUL (a byte no valid
+//! header holds: the API layer allows only token names and values of tab, 0x20-0x7E and
+//! 0x80-0xFF), copied into a reused buffer with one N-API call.
 
 use std::cell::RefCell;
 
-use napi::bindgen_prelude::{Array, Result};
+use napi::bindgen_prelude::Result;
 use napi::{check_status, sys, JsString, JsValue};
 
-/// A response head: `status`, and the header names and values of `bytes`, the `i`-th field
-/// ending at `ends[i]`.
+/// A response head: `status`, and the header names and values of `fields`, each ending in NUL.
 pub(crate) struct Head<'a> {
     pub status: u16,
-    bytes: &'a [u8],
-    ends: &'a [usize],
+    fields: &'a [u8],
 }
 
 impl<'a> Head<'a> {
-    /// The (name, value) pairs, in order.
+    /// The (name, value) pairs, in order (an unterminated last field ends the list).
     pub fn pairs(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + '_ {
-        let bytes = self.bytes;
-        let mut start = 0;
-        self.ends.chunks_exact(2).map(move |e| {
-            let pair = (&bytes[start..e[0]], &bytes[e[0]..e[1]]);
-            start = e[1];
-            pair
+        let mut rest = self.fields;
+        std::iter::from_fn(move || {
+            let name_end = rest.iter().position(|&b| b == 0)?;
+            let (name, after) = (&rest[..name_end], &rest[name_end + 1..]);
+            let value_end = after.iter().position(|&b| b == 0)?;
+            rest = &after[value_end + 1..];
+            Some((name, &after[..value_end]))
         })
     }
 }
 
-/// Per-call scratch space, reused (the JS thread is the only caller).
-#[derive(Default)]
-struct Scratch {
-    bytes: Vec<u8>,
-    ends: Vec<usize>,
-}
-
 thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+    /// The copy of the fields, reused (the JS thread is the only caller).
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Runs `f` with the head made of `status` and the strings of `headers`.
+/// Runs `f` with the head made of `status` and the NUL-terminated fields of `fields`.
 pub(crate) fn with_head<T>(
     status: u16,
-    headers: Option<&Array>,
+    fields: Option<&JsString<'_>>,
     f: impl FnOnce(Head<'_>) -> T,
 ) -> Result<T> {
     SCRATCH.with(|scratch| {
-        let mut scratch = scratch.borrow_mut();
-        let Scratch { bytes, ends } = &mut *scratch;
+        let mut bytes = scratch.borrow_mut();
         bytes.clear();
-        ends.clear();
-        if let Some(headers) = headers {
-            for i in 0..headers.len() {
-                if let Some(s) = headers.get::<JsString>(i)? {
-                    push_latin1(&s, bytes)?;
-                }
-                ends.push(bytes.len());
-            }
+        if let Some(fields) = fields {
+            push_latin1(fields, &mut bytes)?;
         }
         let out = f(Head {
             status,
-            bytes,
-            ends,
+            fields: &bytes,
         });
         if bytes.capacity() > 1 << 16 {
             *bytes = Vec::new(); // a huge head does not stay allocated
@@ -106,22 +92,38 @@ fn push_latin1(s: &JsString<'_>, buf: &mut Vec<u8>) -> Result<()> {
 mod tests {
     use super::Head;
 
+    fn pairs(fields: &[u8]) -> Vec<(&[u8], &[u8])> {
+        Head {
+            status: 200,
+            fields,
+        }
+        .pairs()
+        .collect()
+    }
+
     #[test]
     fn fields_pair_up_in_order() {
-        let bytes = b"Content-Typetext/plainX-Ab";
-        let ends = [12, 22, 25, 26];
-        let head = Head {
-            status: 200,
-            bytes,
-            ends: &ends,
-        };
-        let pairs: Vec<_> = head.pairs().collect();
         assert_eq!(
-            pairs,
+            pairs(b"Content-Type\0text/plain\0X-A\0b\0"),
             [
                 (&b"Content-Type"[..], &b"text/plain"[..]),
                 (&b"X-A"[..], &b"b"[..])
             ]
         );
+    }
+
+    #[test]
+    fn an_empty_value_is_a_field() {
+        assert_eq!(
+            pairs(b"X-Empty\0\0X-B\0c\0"),
+            [(&b"X-Empty"[..], &b""[..]), (&b"X-B"[..], &b"c"[..])]
+        );
+    }
+
+    #[test]
+    fn no_fields_no_pairs() {
+        assert!(pairs(b"").is_empty());
+        // an unterminated field (never sent by the adapter) is not a header
+        assert_eq!(pairs(b"X-A\0b\0X-C\0d"), [(&b"X-A"[..], &b"b"[..])]);
     }
 }

@@ -14,7 +14,7 @@
 //! - Rust → JS: ONE threadsafe function per server. Events are queued (`events.rs`) and
 //!   JavaScript is woken once per batch, receiving the whole batch as one Buffer.
 //! - JS → Rust: one synchronous call per response part (`NativeServer.send`): the head as a
-//!   status and a flat list of header names and values, which the protocol encodes straight
+//!   status and one latin1 string of NUL-terminated header names and values, which the protocol encodes straight
 //!   into the connection's write buffer; false under backpressure, and a drain event comes back
 //!   through the queue.
 
@@ -34,6 +34,7 @@ use std::time::Duration;
 
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
+use napi::JsString;
 
 use napi_derive::napi;
 use tokio::runtime::Runtime;
@@ -215,8 +216,8 @@ impl NativeServer {
         }
     }
 
-    /// One part of a response: the head (first call only: `status` and `headers`, a flat list
-    /// of names and values as latin1 strings), a body chunk, and whether this ends the request.
+    /// One part of a response: the head (first call only: `status` and `headers`, the names
+    /// and values as one latin1 string, each followed by a NUL), a body chunk, and whether this ends the request.
     /// Returns false when the caller should wait for the drain event. A handle that is no
     /// longer active is ignored (returns true).
     #[napi(catch_unwind)]
@@ -224,7 +225,7 @@ impl NativeServer {
         &self,
         handle: u32,
         status: Option<u32>,
-        #[napi(ts_arg_type = "Array<string> | undefined | null")] headers: Option<Array>,
+        headers: Option<JsString>,
         body: Option<BufferSlice>,
         end: bool,
     ) -> Result<bool> {
@@ -240,7 +241,7 @@ impl NativeServer {
         &self,
         handle: u32,
         status: Option<u32>,
-        #[napi(ts_arg_type = "Array<string> | undefined | null")] headers: Option<Array>,
+        headers: Option<JsString>,
         body: Buffer,
         end: bool,
     ) -> Result<bool> {
@@ -252,7 +253,7 @@ impl NativeServer {
         &self,
         handle: u32,
         status: Option<u32>,
-        headers: Option<Array>,
+        headers: Option<JsString>,
         body: Option<Body<'_>>,
         end: bool,
     ) -> Result<bool> {

@@ -2,7 +2,7 @@
 // which answers through one synchronous native call per response part.
 import { BodyStream } from '../../body.ts'
 import type { Exchange, Protocol, ResponseHead, ResponseSink } from '../../engine.ts'
-import { decodeAsciiPairs, decodePairs, findAsciiParam } from '../../fastcgi/codec.ts'
+import { decodeAsciiPairs, decodePairs, findAsciiParams } from '../../fastcgi/codec.ts'
 import type { Logger, Role } from '../../types.ts'
 import type { NativeServerHandle } from './binding.ts'
 
@@ -19,11 +19,13 @@ export interface ServerHost {
   scheduleFlush(): void
 }
 
-/** The head as it crosses: the status and a flat list of header names and values. */
-function flatHeaders(head: ResponseHead): string[] {
-  const flat: string[] = []
-  for (const [name, value] of head.headers) flat.push(name, value)
-  return flat
+/** The headers as they cross (crates/fcgi-node/src/head.rs): one latin1 string, each name and
+ * value followed by a NUL, which no valid header holds (lib/response.ts checks them); one
+ * string is one N-API call where a list took one per string. */
+function headerFields(head: ResponseHead): string {
+  let fields = ''
+  for (const [name, value] of head.headers) fields += name + '\0' + value + '\0'
+  return fields
 }
 
 /** The binding takes Buffers: a Uint8Array is viewed as one, not copied. */
@@ -43,6 +45,7 @@ export class NativeExchange implements Exchange, ResponseSink {
   private needDrain = false
   private drainWaiters: (() => void)[] | null = null
   private decoded: Record<string, string> | null = null
+  private methodAndUri: [method: string | undefined, uri: string | undefined] | null = null
 
   constructor(
     private readonly host: ServerHost,
@@ -77,13 +80,14 @@ export class NativeExchange implements Exchange, ResponseSink {
   /** REQUEST_METHOD without building `params` (ASCII params only; else the API reads params). */
   get method(): string | undefined {
     if (this.decoded || !this.ascii) return this.decoded?.REQUEST_METHOD || undefined
-    return findAsciiParam(this.raw, 'REQUEST_METHOD')
+    return (this.methodAndUri ??= findAsciiParams(this.raw, 'REQUEST_METHOD', 'REQUEST_URI'))[0]
   }
 
-  /** REQUEST_URI without building `params`, as `method`. */
+  /** REQUEST_URI without building `params`, as `method` (one walk finds both: the API reads
+   * `method` for every request and most handlers read `url`). */
   get uri(): string | undefined {
     if (this.decoded || !this.ascii) return this.decoded?.REQUEST_URI || undefined
-    return findAsciiParam(this.raw, 'REQUEST_URI')
+    return (this.methodAndUri ??= findAsciiParams(this.raw, 'REQUEST_METHOD', 'REQUEST_URI'))[1]
   }
 
   get params(): Record<string, string> {
@@ -152,7 +156,7 @@ export class NativeExchange implements Exchange, ResponseSink {
   send(head: ResponseHead | null, body: Uint8Array | null, end: boolean): boolean {
     if (this.done) return true // aborted or cut: the response goes nowhere
     const status = head ? head.status : null
-    const headers = head ? flatHeaders(head) : null
+    const headers = head ? headerFields(head) : null
     // a large body is held by the native side until written instead of copied (see
     // crates/fcgi-node/src/output.rs); below HOLD_MIN the copy is cheaper than the reference
     const ok =
