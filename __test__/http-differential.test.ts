@@ -41,12 +41,6 @@ const KNOWN_DIVERGENCES = {
   /** Chunk extensions with whitespace (RFC 9112 §7.1.1 BWS): `5; a` and `5;a = b` are refused
    * by js (400), accepted by native; ` ;a` before the `;` is refused by both. */
   chunkExtensionWhitespace: 'chunk extensions with BWS',
-  /** A malformed HTTP-version (`HTTP/1.`, `HTTP/11`, `HTTP/1.1x`, `HTTP/ 1.1`, `HTTP/1.1 `):
-   * js 505 (llhttp HPE_INVALID_VERSION), native 400. */
-  malformedVersionStatus: 'malformed versions',
-  /** `HTTP/0.9` and `HTTP/2.0` (parsed by llhttp, refused by js's `refuse`): js's 505 has no
-   * Content-Length (the body ends with the close), native's has one. */
-  refusedVersionFraming: 'HTTP/0.9 and HTTP/2.0',
   /** An HTTP/1.0 `Connection: keep-alive` request whose response has no body and no
    * Content-Length (HEAD, 204, 304): js answers `Connection: close` and closes (node:http cannot
    * frame it for 1.0), native answers `Connection: keep-alive` and keeps the connection. */
@@ -207,6 +201,9 @@ interface Wire {
   chunks: Chunk[] | null
   last: { size: string; ext: string }
   trailers: string[]
+  /** which head line ends in a bare LF instead of CRLF (0: the request line, k: header line k,
+   * lines.length + 1: the empty line); none when undefined */
+  bareLf?: number
 }
 
 function chunkSize(n: number, style: number): string {
@@ -251,7 +248,9 @@ function toWire(r: ReqSpec): Wire {
 }
 
 function encode(w: Wire): Buffer {
-  const parts: Buffer[] = [Buffer.from(`${w.method} ${w.target} ${w.version}\r\n${w.lines.map((l) => `${l}\r\n`).join('')}\r\n`, 'latin1')]
+  const eol = (k: number) => (k === w.bareLf ? '\n' : '\r\n')
+  const head = `${w.method} ${w.target} ${w.version}${eol(0)}${w.lines.map((l, k) => `${l}${eol(k + 1)}`).join('')}${eol(w.lines.length + 1)}`
+  const parts: Buffer[] = [Buffer.from(head, 'latin1')]
   if (w.chunks) {
     for (const c of w.chunks) parts.push(Buffer.from(`${c.size}${c.ext}\r\n`, 'latin1'), c.data, Buffer.from('\r\n'))
     parts.push(Buffer.from(`${w.last.size}${w.last.ext}\r\n${w.trailers.map((l) => `${l}\r\n`).join('')}\r\n`, 'latin1'))
@@ -281,11 +280,9 @@ function cutInto(bytes: Buffer, cuts: number[]): Buffer[] {
 // ---- corruptions ----
 
 const BAD_METHOD_CHARS = ['(', ')', ',', '/', ':', ';', '<', '=', '>', '?', '@', '[', '\\', ']', '{', '}', '"', '\x7f', '\x01', '\x00', '\xe9']
-const BAD_VERSIONS = ['HTTP/1.2', 'HTTP/3.1', 'HTTX/1.1', 'http/1.1', 'HTTP/1.10'].concat(
-  AVOID_KNOWN ? [] : ['HTTP/2.0', 'HTTP/0.9', 'HTTP/1.', 'HTTP/11', 'HTTP/1.1x', 'HTTP/ 1.1', 'HTTP/1.1 '], // KNOWN_DIVERGENCES.malformedVersionStatus, .refusedVersionFraming
-)
+const BAD_VERSIONS = ['HTTP/1.2', 'HTTP/3.1', 'HTTX/1.1', 'http/1.1', 'HTTP/1.10', 'HTTP/2.0', 'HTTP/0.9', 'HTTP/1.', 'HTTP/11', 'HTTP/1.1x', 'HTTP/1.x', 'HTTP/ 1.1', 'HTTP/1.1 ', 'HTTP/1.1 extra']
 const BAD_SIZES = ['zz', 'g', '-1', '+5', '0x5', '', '1 2', 'FFFFFFFFFFFFFFFFF', '5\x00', '\t5']
-const KINDS = ['method', 'target-space', 'version', 'no-colon', 'obs-fold', 'cl-te', 'dup-cl', 'chunk-size', 'ctl-value', 'oversize', 'truncate'] as const
+const KINDS = ['method', 'target-space', 'version', 'no-colon', 'obs-fold', 'cl-te', 'dup-cl', 'dup-host', 'bare-lf', 'chunk-size', 'ctl-value', 'oversize', 'truncate'] as const
 type Kind = (typeof KINDS)[number]
 interface Mutation {
   kind: Kind
@@ -373,6 +370,15 @@ function corrupt(wires: Wire[], m: Mutation): { bytes: Buffer; cut: number | nul
       insertLine(w, `Content-Length: ${len}`, m.at)
       break
     }
+    case 'dup-host': {
+      const host = `Host: h${m.pick % 10}.example`
+      if (!w.lines.some((l) => /^host:/i.test(l))) insertLine(w, host, m.pick)
+      insertLine(w, host, m.at)
+      break
+    }
+    case 'bare-lf':
+      w.bareLf = m.at % (w.lines.length + 2)
+      break
     case 'chunk-size': {
       toChunked(w)
       const bad = BAD_SIZES[m.pick % BAD_SIZES.length]

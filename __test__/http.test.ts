@@ -66,6 +66,18 @@ const app: Handler = async (req, res) => {
   }
 }
 const aborted: boolean[] = []
+
+/** Sends each case on its own connection; each must get exactly one answer, a 400. */
+async function refusals(port: number, cases: Record<string, string>): Promise<[string, string][]> {
+  const outs: [string, string][] = []
+  for (const [name, bytes] of Object.entries(cases)) {
+    const out = await exchangeHttp(port, bytes)
+    assert.match(out, /^HTTP\/1\.1 400 Bad Request\r\n/, `${name}: ${JSON.stringify(out)}`)
+    assert.equal((out.match(/HTTP\/1\.1 /g) ?? []).length, 1, `${name}: exactly one response`)
+    outs.push([name, out])
+  }
+  return outs
+}
 const lateSignals: boolean[] = []
 /** Longer than the native engine's first guess at a header's size (it copies again). */
 const LONG_VALUE = 'é'.repeat(300) + 'x'.repeat(5000)
@@ -189,6 +201,29 @@ forEachEngine('serveHttp', (engine) => {
     assert.match(await exchangeHttp(t.port, 'GET / HTTP/2.0\r\nHost: x\r\n\r\n'), /^HTTP\/1\.1 505 /)
   })
 
+  test('RFC 9112 strictness: a second Host, a malformed version, a bare LF get 400 and the close', async () => {
+    const cases = {
+      'two Host headers': 'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n',
+      'two Host headers, other case': 'GET / HTTP/1.1\r\nHost: a\r\nhOST: a\r\n\r\n',
+      'text after the version': 'GET /x HTTP/1.1 extra\r\nHost: x\r\n\r\n',
+      'a letter for the minor version': 'GET /x HTTP/1.x\r\nHost: x\r\n\r\n',
+      'a version without its minor': 'GET /x HTTP/1.\r\nHost: x\r\n\r\n',
+      'a bare LF after the request line': 'GET /x HTTP/1.1\nHost: x\n\n',
+      'a bare LF after a header line': 'GET /x HTTP/1.1\r\nHost: x\nX-A: b\r\n\r\n',
+      'a bare LF ending the head': 'GET /x HTTP/1.1\r\nHost: x\r\n\n',
+    }
+    for (const [name, out] of await refusals(t.port, cases)) {
+      assert.match(out, /\r\nContent-Length: 12\r\n[\s\S]*\r\n\r\nBad Request\n$/i, name)
+    }
+    // the same bytes with CRLF and one Host are served
+    assert.match(await exchangeHttp(t.port, 'GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 200 OK\r\n/)
+    // a well-formed version other than 1.x is 505, framed by Content-Length, whatever came before
+    for (const version of ['HTTP/3.0', 'HTTP/2.0', 'HTTP/0.9']) {
+      const out = await exchangeHttp(t.port, `GET /fine HTTP/1.1\r\nHost: x\r\n\r\nGET / ${version}\r\nHost: x\r\n\r\n`)
+      assert.match(out, /HTTP\/1\.1 505 HTTP Version Not Supported\r\n[\s\S]*Content-Length: 27\r\n/i, `${version}: ${JSON.stringify(out)}`)
+    }
+  })
+
   test('request smuggling shapes are rejected with 400', async () => {
     const cases = {
       'Content-Length with Transfer-Encoding': 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
@@ -197,11 +232,7 @@ forEachEngine('serveHttp', (engine) => {
       'bad chunk size': 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n',
       'unknown transfer coding': 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nabc',
     }
-    for (const [name, bytes] of Object.entries(cases)) {
-      const out = await exchangeHttp(t.port, bytes)
-      assert.match(out, /^HTTP\/1\.1 400 /, name)
-      assert.equal((out.match(/HTTP\/1\.1 /g) ?? []).length, 1, `${name}: exactly one response`)
-    }
+    await refusals(t.port, cases)
   })
 
   test('a throwing handler gets 500 and the server keeps serving', async () => {

@@ -1,5 +1,5 @@
 // Option defaults (README "API") and `listen` parsing.
-import type { ListenTarget, ResolvedOptions } from './engine.ts'
+import type { ListenTarget, Protocol, ResolvedOptions } from './engine.ts'
 import { validateSocketPermissions } from './socket-permissions.ts'
 import { systemdListenFd } from './systemd.ts'
 import type { ListenOption, Logger, ServeOptions } from './types.ts'
@@ -19,13 +19,18 @@ export const DEFAULTS = {
   requestTimeout: 0,
 } as const
 
+/** serveHttp's idle timeout: browsers, not a front end's connection pool, hold its connections
+ * (node:http's keepAliveTimeout is 5 s too). */
+export const HTTP_IDLE_TIMEOUT = 5000
+
 export const defaultLogger: Logger = (level, message) => {
   process.stderr.write(`fcgi: ${level}: ${message}\n`)
 }
 
-export function resolveOptions(options: ServeOptions): ResolvedOptions {
+export function resolveOptions(options: ServeOptions, protocol: Protocol = 'fcgi'): ResolvedOptions {
+  const defaults = protocol === 'http' ? { ...DEFAULTS, idleTimeout: HTTP_IDLE_TIMEOUT } : DEFAULTS
   const num = (name: keyof typeof DEFAULTS & keyof ServeOptions, min: number): number => {
-    const v = options[name] ?? DEFAULTS[name]
+    const v = options[name] ?? defaults[name]
     if (typeof v !== 'number' || Number.isNaN(v) || v < min) {
       throw new TypeError(`option ${name} must be a number >= ${min}, got ${String(v)}`)
     }

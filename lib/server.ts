@@ -13,7 +13,7 @@ async function serve(protocol: Protocol, options: ServeOptions): Promise<Server>
   if (!options || typeof options !== 'object') throw new TypeError('options must be an object')
   const given = [options.handler, options.fetch, options.listener].filter((f) => typeof f === 'function')
   if (given.length !== 1) throw new TypeError('pass exactly one of `handler` or `fetch`, or a node:http `listener`')
-  const resolved = resolveOptions(options)
+  const resolved = resolveOptions(options, protocol)
   const engine = selectEngine(options.engine, resolved.logger)
   const handler: Handler = options.handler ?? (options.fetch ? fetchHandler(options.fetch) : nodeHandler(options.listener!))
   const ops = operations(options, resolved.logger)

@@ -45,7 +45,8 @@ export interface Limits {
   maxBodyBytes?: number
   /** Milliseconds from BEGIN_REQUEST until the params must be complete. Default 30 000. */
   paramsTimeout?: number
-  /** Milliseconds a connection with no active request may stay silent. Default 60 000. */
+  /** Milliseconds a connection with no active request may stay silent. Default 60 000 for
+   * FastCGI (a front end's pool), 5 000 for HTTP (browsers; node:http's keepAliveTimeout). */
   idleTimeout?: number
   /** Milliseconds `close()` waits for in-flight requests before aborting them. Default 30 000. */
   closeTimeout?: number

@@ -3,8 +3,11 @@
 #
 #   scripts/fuzz.sh [seconds] [target]      default: 60 s, server_connection
 #
-# Targets: server_connection (fcgi-proto's ServerConnection), http_request
-# (fcgi-http's parser, body decoder and encoder); each lives in
+# Targets: server_connection (fcgi-proto's ServerConnection), params (its
+# name-value pair decoder and accumulator), client_connection (its
+# ClientConnection: what `fcgi request` and the load generator parse from a
+# back end), http_request (fcgi-http's parser, body decoder and encoder); each
+# lives in
 # crates/<crate>/fuzz/fuzz_targets/<target>.rs.
 #
 # Installs what it needs if missing: a nightly toolchain (rustup) and

@@ -25,6 +25,7 @@ const CASES: [string, string][] = [
   ['connections', 'back-end connections used as configured (new per request / reused / multiplexed)'],
   ['post-10m', 'POST 10 MiB echoed exactly (sha256)'],
   ['unread-10m', '10 MiB posted to a handler that never reads it, then the next request works'],
+  ['full-duplex', 'nginx: a handler that streams its answer while a 64 MiB body arrives stalls until fastcgi_read_timeout (asserted limit); reading the body first works'],
   ['chunked', 'chunked upload (2 MiB, no Content-Length) echoed exactly'],
   ['slow-body', 'a body sent slowly in two halves'],
   ['early-answer', 'a handler answers after the first piece of a 1 MiB body, not reading the rest: the client gets the answer while still sending with nginx `fastcgi_request_buffering off`, HAProxy and cgi-fcgi; nginx (buffering), lighttpd, Apache and Caddy deliver it once the whole body is sent'],

@@ -32,8 +32,10 @@ function suites(engine: EngineName): SuiteSpec[] {
         transport,
         engine,
         connections: reuse ? 'reuse' : 'per-request',
-        // observed: the back end's answer reaches the client only once the whole body was sent
-        answersBeforeBodyEnds: false,
+        // observed: the back end's answer usually reaches the client only once the whole body was
+        // sent, but mod_proxy_fcgi polls both sides and in CI runs it passed the native engine's
+        // answer on while the client was still sending (unix and TCP): timing decides
+        answersBeforeBodyEnds: 'either',
         limits: { 'client-abort': noAbort },
         upstreamErrors: UPSTREAM_ERRORS,
         start: async ([b]) => {

@@ -97,6 +97,11 @@ export function makeApp(name: string): Handler & { state: AppState } {
         res.end(JSON.stringify({ first }))
         return
       }
+      case '/stream-echo':
+        // answers while the body is still arriving, chunk by chunk (full duplex)
+        for await (const chunk of req.stdin) if (!res.write(chunk)) await res.drain()
+        res.end()
+        return
       case '/ignore-body':
         res.end('did not read\n')
         return

@@ -87,8 +87,9 @@ export interface SuiteSpec {
   connections: 'reuse' | 'per-request' | 'multiplexed' | 'unknown'
   /** whether a client still sending a body gets the answer of a handler that answered after its
    * first piece: only where the front end streams the body to the back end AND reads the
-   * response meanwhile (nginx with fastcgi_request_buffering off, HAProxy, cgi-fcgi) */
-  answersBeforeBodyEnds: boolean
+   * response meanwhile (nginx with fastcgi_request_buffering off, HAProxy, cgi-fcgi); 'either'
+   * where the front end does one or the other depending on timing (both answers are right) */
+  answersBeforeBodyEnds: boolean | 'either'
   /** back-end connections per request in 'per-request' mode (2 with an authorizer) */
   connectionsPerRequest?: number
   limits?: Partial<Record<string, Limitation>>
@@ -234,11 +235,13 @@ export const COMMON: Case[] = [
       const r = await target.partialUpload('/first', { total: 1024 * 1024, first: 64 * 1024, waitMs: 1500 })
       assert.equal(r.status, 200, `status ${r.status}: ${r.body.toString().slice(0, 200)}`)
       assert.ok(JSON.parse(r.body.toString()).first > 0, r.body.toString())
-      assert.equal(
-        r.answeredEarly,
-        spec.answersBeforeBodyEnds,
-        spec.answersBeforeBodyEnds ? 'the answer should arrive while the client still holds the rest' : 'this front end buffers the body (or writes it all before reading)',
-      )
+      if (spec.answersBeforeBodyEnds !== 'either') {
+        assert.equal(
+          r.answeredEarly,
+          spec.answersBeforeBodyEnds,
+          spec.answersBeforeBodyEnds ? 'the answer should arrive while the client still holds the rest' : 'this front end buffers the body (or writes it all before reading)',
+        )
+      }
       await expectOk(target)
       await expectOk(target)
     },

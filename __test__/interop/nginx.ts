@@ -12,6 +12,8 @@ export interface NginxOptions {
   keepConn: boolean
   /** fastcgi_request_buffering (default on) */
   requestBuffering?: boolean
+  /** fastcgi_read_timeout (default 20s) */
+  readTimeout?: string
 }
 
 export async function startNginx(o: NginxOptions): Promise<FrontEnd> {
@@ -36,7 +38,7 @@ export async function startNginx(o: NginxOptions): Promise<FrontEnd> {
       fastcgi_pass app;
       fastcgi_keep_conn ${o.keepConn ? 'on' : 'off'};
       fastcgi_request_buffering ${o.requestBuffering === false ? 'off' : 'on'};
-      fastcgi_read_timeout 20s;
+      fastcgi_read_timeout ${o.readTimeout ?? '20s'};
       fastcgi_connect_timeout 2s;
     }
   }`,

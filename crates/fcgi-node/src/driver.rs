@@ -180,7 +180,8 @@ pub(crate) trait Wire: Sized + Send + 'static {
     /// The peer sent its FIN.
     fn on_eof(st: &mut State<Self>, conn: &Conn<Self>, input: &Input) -> Flow;
     fn on_deadline(st: &mut State<Self>, conn: &Conn<Self>, now: Instant) -> Timer;
-    fn on_idle(st: &mut State<Self>, conn: &Conn<Self>) -> Idle;
+    /// `flushed`: every byte owed was written; `input` may hold unparsed bytes.
+    fn on_idle(st: &mut State<Self>, conn: &Conn<Self>, input: &Input, flushed: bool) -> Idle;
     /// Every request is gone: their signals abort.
     fn abort_all(st: &mut State<Self>, conn: &Conn<Self>, reason: AbortReason);
 }
@@ -458,7 +459,8 @@ async fn run<W: Wire>(conn: Arc<Conn<W>>, stream: Stream) {
                     Timer::NotMine => {}
                 }
                 if now >= last_activity + idle {
-                    match W::on_idle(st, &conn) {
+                    let flushed = wq.is_empty() && !st.out.has_pending();
+                    match W::on_idle(st, &conn, &input, flushed) {
                         Idle::Busy => last_activity = now,
                         Idle::Close => break 'main,
                         Idle::Linger => linger = Some(now + LINGER),

@@ -411,7 +411,7 @@ impl Wire for FcgiWire {
         Timer::Close
     }
 
-    fn on_idle(st: &mut St, conn: &C) -> Idle {
+    fn on_idle(st: &mut St, conn: &C, _input: &Input, _flushed: bool) -> Idle {
         if !st.wire.reqs.is_empty() {
             return Idle::Busy;
         }

@@ -494,9 +494,12 @@ impl Wire for HttpWire {
     }
 
     /// An idle keep-alive connection is closed quietly, as by node:http.
-    fn on_idle(st: &mut St, _conn: &C) -> Idle {
-        if st.wire.cur.is_none() {
-            Idle::Close
+    fn on_idle(st: &mut St, _conn: &C, input: &Input, flushed: bool) -> Idle {
+        // a response the JS thread finished (and wrote) without waking the task is over too:
+        // `cur` is only reaped by the next `on_input`
+        let over = st.wire.cur.as_ref().is_none_or(|c| c.done && c.body_done);
+        if over && flushed && input.unread().is_empty() {
+            Idle::Close // idle keep-alive connection: closed quietly, as node:http
         } else {
             Idle::Busy
         }

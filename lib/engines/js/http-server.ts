@@ -12,9 +12,10 @@ import { addressOf, listen } from './listen.ts'
 export async function serveHttpJs(options: ResolvedOptions, onExchange: ExchangeHandler): Promise<EngineServer> {
   const stats = newStats()
   const allowed = new Set(options.allowedAddresses)
-  /** Per connection: requests running, closing, and the client's FIN (`ended`) with the
-   * callbacks that abort the signals of the requests it sent. */
-  const sockets = new Map<Socket, { active: number; draining: boolean; ended: boolean; gone: Set<() => void> }>()
+  /** Per connection: requests running, closing, the client's FIN (`ended`) with the callbacks
+   * that abort the signals of the requests it sent, and whether a request was refused (the
+   * connection closes after that answer; what was pipelined behind it is ignored, as by native). */
+  const sockets = new Map<Socket, { active: number; draining: boolean; ended: boolean; refused: boolean; gone: Set<() => void> }>()
   let onIdle: (() => void) | null = null
   let closing = false
   let nextId = 1
@@ -25,6 +26,7 @@ export async function serveHttpJs(options: ResolvedOptions, onExchange: Exchange
     // how often node looks for requests past headersTimeout (its default, 30 s, lets slowloris linger)
     connectionsCheckingInterval: Math.min(1000, options.paramsTimeout),
     requestTimeout: 0, // bodies stream for as long as they need; idle sockets time out instead
+    // for the `Keep-Alive: timeout=` header; the timer itself is set in `done` (node's adds 1 s)
     keepAliveTimeout: options.idleTimeout,
     noDelay: true,
   })
@@ -35,7 +37,16 @@ export async function serveHttpJs(options: ResolvedOptions, onExchange: Exchange
   // one more than allowed, so that "too many" is visible (node drops headers past the count)
   server.maxHeadersCount = options.maxParams + 1
   server.maxConnections = options.maxConns
+  // the idle timeout, exact: idleTimeout after the connect or the last response (see `done`), a
+  // connection with no request in flight closes; one whose handler is still running stays (with
+  // this listener, node:http leaves the socket alone)
   server.setTimeout(options.idleTimeout)
+  server.on('timeout', (socket: Socket) => {
+    const state = sockets.get(socket)
+    if (state && state.active > 0) return
+    options.logger('info', `idle HTTP connection closed after ${options.idleTimeout} ms`)
+    socket.destroy()
+  })
 
   server.on('connection', (socket: Socket) => {
     const peer = socket.remoteAddress
@@ -47,7 +58,7 @@ export async function serveHttpJs(options: ResolvedOptions, onExchange: Exchange
     }
     stats.connections++
     stats.connectionsTotal++
-    const state = { active: 0, draining: closing, ended: false, gone: new Set<() => void>() }
+    const state = { active: 0, draining: closing, ended: false, refused: false, gone: new Set<() => void>() }
     sockets.set(socket, state)
     // an 'end' listener leaves node:http's native parser path alone (only 'data'/'readable' don't)
     socket.on('end', () => {
@@ -66,6 +77,8 @@ export async function serveHttpJs(options: ResolvedOptions, onExchange: Exchange
   })
   server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
     // a peer that resets or times out a kept-alive connection sent no bad request
+    // bytes behind a refused request: its answer closes the connection, they get none
+    if (sockets.get(socket)?.refused) return
     if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || !socket.writable) {
       socket.destroy()
       return
@@ -73,7 +86,7 @@ export async function serveHttpJs(options: ResolvedOptions, onExchange: Exchange
     stats.errors++
     options.logger('info', `bad HTTP request: ${err.message}`)
     if (!socket.writable) return socket.destroy()
-    const status = CLIENT_ERROR_STATUS[err.code ?? ''] ?? 400
+    const status = clientErrorStatus(err)
     const body = `${http.STATUS_CODES[status]}\n`
     socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`)
   })
@@ -81,6 +94,10 @@ export async function serveHttpJs(options: ResolvedOptions, onExchange: Exchange
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     const socket = req.socket
     const state = sockets.get(socket)
+    if (state?.refused) {
+      req.resume()
+      return
+    }
     if (state) state.active++
     stats.requestsTotal++
     stats.requestsActive++
@@ -114,6 +131,8 @@ export async function serveHttpJs(options: ResolvedOptions, onExchange: Exchange
         state.active--
         // closing: a kept-alive connection ends once its last response is out
         if (state.draining && state.active === 0) setImmediate(() => socket.end())
+        // idle from now (after node:http's own keep-alive timer, which this replaces)
+        else if (state.active === 0 && !socket.destroyed) socket.setTimeout(options.idleTimeout)
       }
     }
     res.on('finish', done)
@@ -134,10 +153,15 @@ export async function serveHttpJs(options: ResolvedOptions, onExchange: Exchange
 
     const refusal = refuse(req, options)
     if (refusal) {
+      if (state) state.refused = true
       stats.errors++
       options.logger('info', `HTTP request refused with ${refusal}`)
       const body = `${http.STATUS_CODES[refusal]}\n`
-      res.writeHead(refusal, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' }).end(body)
+      // A refused request is not a valid HEAD either: its error text goes out as for any other
+      // malformed head (clientError's answer, and native's). `_hasBody` is node's own switch.
+      ;(res as http.ServerResponse & { _hasBody: boolean })._hasBody = true
+      // Content-Length: an HTTP/0.9 or 2.0 request would otherwise get a body ended by the close
+      res.writeHead(refusal, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': body.length, Connection: 'close' }).end(body)
       req.resume()
       return
     }
@@ -264,17 +288,45 @@ export async function serveHttpJs(options: ResolvedOptions, onExchange: Exchange
 
 const CLIENT_ERROR_STATUS: Record<string, number> = {
   HPE_HEADER_OVERFLOW: 431,
-  HPE_INVALID_VERSION: 505,
   ERR_HTTP_REQUEST_TIMEOUT: 408,
 }
 
-/** Limits node:http does not check itself: version, URL length, header count, declared body. */
+/**
+ * The status for what llhttp refused. Its HPE_INVALID_VERSION covers both a well-formed version
+ * it does not speak (`HTTP/3.0`: 505, RFC 9110 §15.6.6) and a request line that is not one
+ * (`HTTP/1.x`, `HTTP/1.10`, `HTTP/1.1 extra`, a bare LF after the version: 400, RFC 9112 §2.3,
+ * §3). llhttp stops right after the minor digit with "Invalid HTTP version" only for the first;
+ * the bytes there, when this read holds them, tell `HTTP/3.0\r\n` from `HTTP/3.0 x`.
+ */
+function clientErrorStatus(err: Error & { code?: string; reason?: string; rawPacket?: Buffer; bytesParsed?: number }): number {
+  if (err.code === 'HPE_INVALID_VERSION') {
+    if (err.reason !== 'Invalid HTTP version') return 400
+    const packet = err.rawPacket
+    const at = err.bytesParsed ?? 0
+    const crlf = !packet || (at >= packet.length || packet[at] === 0x0d) && (at + 1 >= packet.length || packet[at + 1] === 0x0a)
+    return crlf ? 505 : 400
+  }
+  return CLIENT_ERROR_STATUS[err.code ?? ''] ?? 400
+}
+
+/** What node:http lets through: version, a second Host (RFC 9112 §3.2), URL length, header
+ * count, declared body. */
 function refuse(req: http.IncomingMessage, options: ResolvedOptions): number | null {
   if (req.httpVersionMajor !== 1) return 505
+  if (hostCount(req.rawHeaders) > 1) return 400
   if ((req.url ?? '').length > options.maxUrlBytes) return 414
   if (req.rawHeaders.length / 2 > options.maxParams) return 431
   if (Number(req.headers['content-length'] ?? 0) > options.maxBodyBytes) return 413
   return null
+}
+
+function hostCount(raw: string[]): number {
+  let n = 0
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]
+    if (name.length === 4 && name.toLowerCase() === 'host') n++
+  }
+  return n
 }
 
 /** CGI meta-variables for an HTTP request (RFC 3875 section 4.1), as a front end would send them. */
