@@ -28,7 +28,7 @@ const CASES: [string, string][] = [
   ['full-duplex', 'nginx: a handler that streams its answer while a 64 MiB body arrives stalls until fastcgi_read_timeout (asserted limit); reading the body first works'],
   ['chunked', 'chunked upload (2 MiB, no Content-Length) echoed exactly'],
   ['slow-body', 'a body sent slowly in two halves'],
-  ['early-answer', 'a handler answers after the first piece of a 1 MiB body, not reading the rest: the client gets the answer while still sending with nginx `fastcgi_request_buffering off`, HAProxy and cgi-fcgi; nginx (buffering), lighttpd, Apache and Caddy deliver it once the whole body is sent'],
+  ['early-answer', 'a handler answers after the first piece of a 1 MiB body, not reading the rest: the client gets the answer while still sending with nginx `fastcgi_request_buffering off`, HAProxy and cgi-fcgi; nginx (buffering), lighttpd and Caddy deliver it once the whole body is sent; Apache one way or the other, by timing'],
   ['big-1m', '1 MiB response, exact'],
   ['error-500', '500 from a throwing handler, then the next request works'],
   ['not-found', '404'],

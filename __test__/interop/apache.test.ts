@@ -54,7 +54,7 @@ function suites(engine: EngineName): SuiteSpec[] {
     engine,
     connections: 'per-request',
     connectionsPerRequest: 2,
-    answersBeforeBodyEnds: false,
+    answersBeforeBodyEnds: 'either', // mod_proxy_fcgi, as above: timing decides (seen early on js)
     limits: { 'client-abort': noAbort, 'auth-headers': authHeaders },
     upstreamErrors: UPSTREAM_ERRORS,
     extra: authorizerCases({
