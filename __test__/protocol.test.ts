@@ -350,9 +350,12 @@ forEachEngine('FastCGI capacity', (engine) => {
       a.write(request(1))
       await a.endOf(1)
       const b = new RawConnection(t.connectTo)
-      b.write(request(1))
+      b.write(request(1, '/', { keepConn: true }))
       await b.endOf(1)
       assert.deepEqual(endRequest(b.records, 1), { appStatus: 0, protocolStatus: 2 })
+      // keep-conn or not, a connection past maxConns is closed after its answer: it will never
+      // take a request, and HAProxy acts on an answer with no output only once it closes
+      assert.equal(await b.closesWithin(3000), true)
       a.destroy()
       b.destroy()
     } finally {

@@ -203,10 +203,15 @@ impl ServerConnection {
                 encoder::stream_end(out, RecordType::Stdout, id);
             }
             end_request(out, id, 0, ProtocolStatus::Overloaded);
+            // "on a connection accepted past maxConns (or draining) the refusal also ends the
+            // connection": it will never take a request, and HAProxy 2.6 acts on an answer
+            // with no output only when the connection closes (it waits `timeout server` for
+            // END_REQUEST alone, then retries). Past maxReqs the connection has requests
+            // running, so it stays.
             return Event::Refused {
                 id,
                 reason: Refusal::Overloaded,
-                keep_conn,
+                keep_conn: keep_conn && !self.config.overloaded,
             };
         }
         self.active.push(ActiveRequest {

@@ -236,6 +236,21 @@ fn connection_past_max_conns_is_overloaded() {
 }
 
 #[test]
+fn connection_past_max_conns_closes_even_with_keep_conn() {
+    let config = ServerConfig {
+        overloaded: true,
+        ..ServerConfig::default()
+    };
+    let mut h = Harness::new(config, App::Passive);
+    let mut input = Vec::new();
+    begin(&mut input, 1, 1, true);
+    h.push(&input);
+    // the refusal is final: the caller closes once the answer is flushed
+    assert_eq!(h.events, [Ev::Refused(1, Refusal::Overloaded, false)]);
+    assert_eq!(h.out_records(), [end_record(1, 0, 2)]);
+}
+
+#[test]
 fn overloaded_authorizer_is_denied_in_its_output_too() {
     let config = ServerConfig {
         overloaded: true,
@@ -245,7 +260,7 @@ fn overloaded_authorizer_is_denied_in_its_output_too() {
     let mut input = Vec::new();
     begin(&mut input, 4, 2, true);
     h.push(&input);
-    assert_eq!(h.events, [Ev::Refused(4, Refusal::Overloaded, true)]);
+    assert_eq!(h.events, [Ev::Refused(4, Refusal::Overloaded, false)]);
     // lighttpd reads only the output of an Authorizer: a 503 there, not just the status
     assert_eq!(
         h.out_records(),
@@ -273,7 +288,7 @@ fn overload_can_be_switched_for_draining() {
     assert_eq!(
         h.events,
         [
-            Ev::Refused(1, Refusal::Overloaded, true),
+            Ev::Refused(1, Refusal::Overloaded, false),
             Ev::Begin(1, Role::Responder, true)
         ]
     );

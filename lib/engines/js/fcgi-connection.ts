@@ -150,7 +150,9 @@ export class FcgiConnection {
         }
         pushRecord(out, Type.EndRequest, rec.id, endRequestBody(0, status))
       })
-      if (!keepConn) this.closeWhenIdle = true
+      // a connection past maxConns never takes a request: close it after the answer, keep-conn
+      // or not (docs/protocol-behaviour.md: HAProxy acts on an output-less answer only then)
+      if (!keepConn || this.overloaded) this.closeWhenIdle = true
       this.maybeClose()
       return
     }

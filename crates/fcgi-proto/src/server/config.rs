@@ -22,7 +22,8 @@ pub struct ServerConfig {
     /// [`Event::BodyTooLarge`](super::Event::BodyTooLarge). Default: unlimited.
     pub max_body_bytes: u64,
     /// Set for a connection accepted past `max_conns` (or while draining):
-    /// every BEGIN_REQUEST is answered OVERLOADED.
+    /// every BEGIN_REQUEST is answered OVERLOADED and the refusal asks to close
+    /// the connection (`keep_conn: false`).
     pub overloaded: bool,
 }
 
